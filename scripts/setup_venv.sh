@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Create (or reuse) the project venv and install spacy_kd into it.
+# torch==2.13.0 goes in first: an unpinned torch would pull a multi-GB CUDA build.
+# Usage: scripts/setup_venv.sh [EXTRAS]   e.g. scripts/setup_venv.sh dev
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+PY="${PYTHON:-python3}"
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check torch==2.13.0
+extras="${1:-}"
+target="."
+[ -n "$extras" ] && target=".[$extras]"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$target"

@@ -1,0 +1,45 @@
+"""spacy_kd: distil big contextual text classifiers into compact spaCy students."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+ENTRY_POINTS = {
+    "console_scripts": ["spacy-kd = spacy_kd.cli:app"],
+    "spacy_readers": [
+        "spacy-kd.TextCatCorpus.v1 = spacy_kd.data.readers:create_textcat_corpus_reader",
+    ],
+}
+
+setup(
+    name="spacy_kd",
+    version="0.1.0",
+    description=(
+        "Knowledge distillation for spaCy text classifiers: ELMo and BERT teachers, "
+        "pseudo-annotation and compact CNN students"
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=find_packages(include=["spacy_kd", "spacy_kd.*"]),
+    include_package_data=True,
+    install_requires=[
+        "spacy>=3.8.0,<3.9.0",
+        "spacy-transformers>=1.4.0,<1.5.0",
+        "thinc>=8.3.0,<8.4.0",
+        "torch>=2.0",
+        "transformers<4.53.3",
+        "typer>=0.9",
+        "h5py>=3.0",
+        "numpy",
+        "srsly",
+        "tqdm",
+    ],
+    extras_require={
+        "dev": ["pytest>=7", "ruff", "mypy"],
+        "plot": ["matplotlib"],
+    },
+    entry_points=ENTRY_POINTS,
+)

@@ -1,0 +1,14 @@
+"""The ``python -m spacy_kd`` command line: one module per command group."""
+
+import typer
+
+app = typer.Typer(
+    name="spacy_kd",
+    help="Distil big contextual text classifiers into compact spaCy students.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+from . import data  # noqa: E402,F401  (registers the `data` commands)
+
+__all__ = ["app"]

@@ -1,0 +1,225 @@
+"""Convert JSONL or CSV rows into a DocBin with ``doc.cats``, plus its label schema."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Tuple, Union
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin
+
+from ..errors import DataError
+from ..util import write_bytes_atomic
+from .labels import LabelSchema
+from .records import Record, read_records
+
+SUM_TOLERANCE = 1e-4
+
+
+@dataclass
+class ConvertSummary:
+    """What a conversion wrote, and what it skipped."""
+
+    output: str
+    n_docs: int
+    n_labelled: int
+    n_unlabelled: int
+    n_empty_skipped: int
+    multi_label: Optional[bool]
+    labels: List[str]
+    label_counts: Dict[str, int] = field(default_factory=dict)
+    empty_lines: List[int] = field(default_factory=list)
+
+    def to_dict(self) -> Dict:
+        return dict(self.__dict__)
+
+
+def infer_schema(
+    records: List[Record],
+    path: Union[str, Path, None],
+    *,
+    held: Optional[LabelSchema] = None,
+    multi_label: Optional[bool] = None,
+) -> LabelSchema:
+    """Decide the label set and exclusive vs multi-label, and check every row against it.
+
+    Exclusive unless a row uses ``labels`` or a ``cats`` row does not sum to 1;
+    ``multi_label`` (or the held schema) overrides the guess and is then enforced.
+    """
+    if held is not None and held.multi_label is not None:
+        if multi_label is not None and multi_label != held.multi_label:
+            raise DataError(
+                path,
+                f"asked for multi_label={multi_label}, but the held label set says "
+                f"multi_label={held.multi_label}",
+            )
+        multi_label = held.multi_label
+    labelled = [r for r in records if r.is_labelled]
+    if multi_label is None:
+        multi_label = any(
+            r.kind == "labels"
+            or (r.kind == "cats" and abs(sum(r.cats.values()) - 1.0) > SUM_TOLERANCE)  # type: ignore[union-attr]
+            for r in labelled
+        )
+    if held is not None:
+        known = set(held.labels)
+        for r in labelled:
+            for name in r.label_names():
+                if name not in known:
+                    raise DataError(
+                        path,
+                        f"label {name!r} is not in the held label set "
+                        f"({len(held.labels)} labels: {_preview(held.labels)})",
+                        line=r.line,
+                    )
+        labels = list(held.labels)
+    else:
+        labels = sorted({name for r in labelled for name in r.label_names()})
+    if not multi_label:
+        for r in labelled:
+            if r.kind == "labels" and len(r.labels or []) != 1:
+                raise DataError(
+                    path,
+                    f"exclusive labels need exactly one label per row, found "
+                    f"{len(r.labels or [])} in 'labels'",
+                    line=r.line,
+                )
+            if r.kind == "cats":
+                total = sum(r.cats.values())  # type: ignore[union-attr]
+                if abs(total - 1.0) > SUM_TOLERANCE:
+                    raise DataError(
+                        path,
+                        f"exclusive 'cats' must sum to 1, these sum to {total:.6g}",
+                        line=r.line,
+                    )
+    return LabelSchema(labels=labels, multi_label=multi_label)
+
+
+def record_cats(record: Record, labels: List[str]) -> Dict[str, float]:
+    """The full ``doc.cats`` dict of a labelled record over ``labels``."""
+    cats = {name: 0.0 for name in labels}
+    if record.kind == "cats":
+        cats.update(record.cats or {})
+    else:
+        for name in record.label_names():
+            cats[name] = 1.0
+    return cats
+
+
+def records_to_docs(
+    nlp: Language,
+    records: Iterable[Record],
+    schema: LabelSchema,
+    *,
+    batch_size: int = 256,
+) -> Iterable[Doc]:
+    """Tokenize records and set ``doc.cats`` (empty for unlabelled rows)."""
+    pending: List[Record] = []
+
+    def flush() -> Iterable[Doc]:
+        texts = [r.text for r in pending]
+        for record, doc in zip(pending, nlp.tokenizer.pipe(texts, batch_size=batch_size)):
+            if record.is_labelled:
+                doc.cats = record_cats(record, schema.labels)
+            yield doc
+        pending.clear()
+
+    for record in records:
+        pending.append(record)
+        if len(pending) >= batch_size:
+            yield from flush()
+    yield from flush()
+
+
+def drop_empty(records: Iterable[Record]) -> Tuple[List[Record], List[int]]:
+    """Split off rows whose text is empty or whitespace; return kept rows and their lines."""
+    kept, empty = [], []
+    for r in records:
+        if r.text.strip():
+            kept.append(r)
+        else:
+            empty.append(r.line)
+    return kept, empty
+
+
+def write_docbin(docs: Iterable[Doc], output: Union[str, Path]) -> int:
+    """Write docs to ``output`` atomically; return how many were written."""
+    doc_bin = DocBin(store_user_data=True)
+    n = 0
+    for doc in docs:
+        doc_bin.add(doc)
+        n += 1
+    write_bytes_atomic(output, doc_bin.to_bytes())
+    return n
+
+
+def check_schema_file(path: Path, schema: LabelSchema) -> None:
+    """Refuse to overwrite a labels.json that describes a different label set."""
+    if not path.exists():
+        return
+    try:
+        old = LabelSchema.from_disk(path)
+    except DataError:
+        return  # an unreadable schema file is simply replaced
+    if old.labels != schema.labels or old.multi_label != schema.multi_label:
+        raise DataError(
+            path,
+            "already holds a different label set "
+            f"({len(old.labels)} labels, multi_label={old.multi_label}) than this "
+            f"corpus ({len(schema.labels)} labels, multi_label={schema.multi_label}); "
+            "hold the corpus to it with --labels, or write elsewhere with --labels-out",
+        )
+
+
+def convert(
+    input_path: Union[str, Path],
+    output_path: Union[str, Path],
+    *,
+    fmt: Optional[str] = None,
+    labels: Union[str, Path, None] = None,
+    multi_label: Optional[bool] = None,
+    labels_out: Union[str, Path, None] = None,
+    lang: str = "en",
+) -> ConvertSummary:
+    """Convert a JSONL or CSV file into a DocBin with ``doc.cats``.
+
+    labels: a labels.json to hold the corpus to; a label outside it is an error.
+    multi_label: force multi-label (True) or exclusive (False) instead of detecting.
+    labels_out: where to write the label schema (default: labels.json beside output).
+    Nothing is written unless the whole input is valid.
+    """
+    input_path, output_path = Path(input_path), Path(output_path)
+    held = LabelSchema.from_disk(labels) if labels is not None else None
+    records, empty_lines = drop_empty(read_records(input_path, fmt))
+    schema = infer_schema(records, input_path, held=held, multi_label=multi_label)
+    labels_path = Path(labels_out) if labels_out else output_path.parent / "labels.json"
+    write_schema = bool(schema.labels)
+    if write_schema and (held is None or labels_path.resolve() != Path(labels).resolve()):  # type: ignore[arg-type]
+        check_schema_file(labels_path, schema)
+    nlp = spacy.blank(lang)
+    n_docs = write_docbin(records_to_docs(nlp, records, schema), output_path)
+    if write_schema:
+        schema.to_disk(labels_path)
+    counts: Counter = Counter()
+    for r in records:
+        if r.is_labelled:
+            cats = record_cats(r, schema.labels)
+            counts.update(name for name, v in cats.items() if v >= 0.5)
+    n_labelled = sum(r.is_labelled for r in records)
+    return ConvertSummary(
+        output=str(output_path),
+        n_docs=n_docs,
+        n_labelled=n_labelled,
+        n_unlabelled=n_docs - n_labelled,
+        n_empty_skipped=len(empty_lines),
+        multi_label=schema.multi_label if n_labelled else None,
+        labels=schema.labels,
+        label_counts={name: counts[name] for name in schema.labels},
+        empty_lines=empty_lines,
+    )
+
+
+def _preview(items: List[str], n: int = 8) -> str:
+    shown = ", ".join(items[:n])
+    return shown + (", ..." if len(items) > n else "")
