@@ -36,6 +36,7 @@ setup(
         "numpy",
         "srsly",
         "tqdm",
+        "matplotlib",
     ],
     extras_require={
         "dev": ["pytest>=7", "ruff", "mypy"],

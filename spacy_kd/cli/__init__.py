@@ -10,5 +10,6 @@ app = typer.Typer(
 )
 
 from . import data  # noqa: E402,F401  (registers the `data` commands)
+from . import evaluate  # noqa: E402,F401  (registers the `evaluate` command)
 
 __all__ = ["app"]

@@ -1,0 +1,31 @@
+"""Compare text-classification pipelines: accuracy, agreement, speed, memory, reports.
+
+metrics.py    P/R/F, exact match, agreement, threshold tuning (numpy only)
+gold.py       labelled test data (DocBin, JSONL, CSV) and its checks
+classifier.py load a pipeline, find its text classifier, collect scores
+measure.py    speed and memory in a fresh subprocess (worker.py runs there)
+report.py     the report: JSON, terminal tables, markdown; plot.py: the PNG
+runner.py     ``evaluate(pipelines, data, ...)``, which ties them together
+
+Attributes are imported lazily, so that ``python -m spacy_kd.evaluation.worker``
+starts with nothing loaded but the worker itself.
+"""
+
+from typing import Any
+
+__all__ = ["EvaluationReport", "PipelineResult", "evaluate", "plot_report"]
+
+_WHERE = {
+    "evaluate": ".runner",
+    "EvaluationReport": ".report",
+    "PipelineResult": ".report",
+    "plot_report": ".plot",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(_WHERE[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,123 @@
+"""Speed and memory of a pipeline, measured in a fresh subprocess; size on disk.
+
+Each pipeline gets its own interpreter (``python -m spacy_kd.evaluation.worker``) with
+the same thread count, so one pipeline's allocations, caches and imports never show
+in another's numbers.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Sequence, Union
+
+import spacy_kd
+
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+@dataclass
+class SpeedMemory:
+    """What the worker measured (seconds, docs/s, words/s, MiB)."""
+
+    latency_median_s: float
+    latency_p95_s: float
+    latency_mean_s: float
+    docs_per_s: float
+    words_per_s: float
+    peak_rss_load_mib: float
+    peak_rss_infer_mib: float
+    rss_after_import_mib: float
+    load_s: float
+    n_docs: int
+    n_words: int
+    n_warmup: int
+    batch_size: int
+    n_threads: int
+    torch_threads: Any = None
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> Dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "extra"}
+        data.update(self.extra)
+        return data
+
+    @classmethod
+    def from_worker(cls, result: Dict[str, Any]) -> "SpeedMemory":
+        names = set(cls.__dataclass_fields__) - {"extra"}
+        known = {k: v for k, v in result.items() if k in names}
+        extra = {k: v for k, v in result.items() if k not in names}
+        return cls(**known, extra=extra)
+
+
+def disk_size_mib(path: Union[str, Path]) -> float:
+    """Total size of the files under ``path``, in MiB."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            total += os.path.getsize(os.path.join(root, name))
+    return total / (1024.0 * 1024.0)
+
+
+def worker_env(n_threads: int) -> Dict[str, str]:
+    """The environment of a worker: ours, with every thread-count variable set."""
+    env = dict(os.environ)
+    for var in THREAD_VARS:
+        env[var] = str(n_threads)
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Let the worker import spacy_kd even when it is not installed (a source checkout).
+    root = str(Path(spacy_kd.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (root, env.get("PYTHONPATH", "")) if p
+    )
+    return env
+
+
+def measure_pipeline(
+    path: Union[str, Path],
+    texts: Sequence[str],
+    *,
+    n_threads: int = 1,
+    batch_size: int = 128,
+    n_warmup: int = 16,
+) -> SpeedMemory:
+    """Latency, throughput and peak RSS of one pipeline, in its own fresh process."""
+    if not texts:
+        raise ValueError("speed measurement needs at least one text")
+    job = {
+        "pipeline": str(Path(path).resolve()),
+        "texts": list(texts),
+        "n_threads": int(n_threads),
+        "batch_size": int(batch_size),
+        "n_warmup": int(n_warmup),
+    }
+    with tempfile.TemporaryDirectory(prefix="spacy_kd_measure_") as tmp:
+        job_path, out_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
+        job_path.write_text(json.dumps(job), encoding="utf-8")
+        cmd: List[str] = [
+            sys.executable,
+            "-m",
+            "spacy_kd.evaluation.worker",
+            str(job_path),
+            str(out_path),
+        ]
+        proc = subprocess.run(
+            cmd, env=worker_env(n_threads), capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0 or not out_path.exists():
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+            raise RuntimeError(
+                f"measuring {path} failed in its subprocess (exit code "
+                f"{proc.returncode}):\n{tail}"
+            )
+        result = json.loads(out_path.read_text(encoding="utf-8"))
+    return SpeedMemory.from_worker(result)

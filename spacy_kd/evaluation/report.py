@@ -1,0 +1,307 @@
+"""The evaluation report: one result per pipeline, as JSON, terminal tables and markdown."""
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Literal, Optional, Sequence
+
+from wasabi import table
+
+from .measure import SpeedMemory
+from .metrics import AccuracyScores, Agreement
+
+# Metrics that can be plotted or tabulated, with their display names.
+ACCURACY_METRICS = {
+    "micro_f": "Micro F",
+    "micro_p": "Micro P",
+    "micro_r": "Micro R",
+    "macro_f": "Macro F",
+    "macro_p": "Macro P",
+    "macro_r": "Macro R",
+    "exact_match": "Exact",
+}
+
+
+@dataclass
+class PipelineResult:
+    """Everything measured for one pipeline.
+
+    thresholds: the multi-label cut-off of each label (None for exclusive labels,
+    where the highest score wins); threshold_source says where they came from.
+    """
+
+    name: str
+    path: str
+    component: str
+    factory: str
+    multi_label: bool
+    labels: List[str]
+    accuracy: AccuracyScores
+    thresholds: Optional[Dict[str, float]] = None
+    threshold_source: str = "argmax"  # or "threshold 0.5", "tuned on DEV"
+    agreement: Optional[Agreement] = None
+    speed: Optional[SpeedMemory] = None
+    disk_mib: float = 0.0
+    labels_not_in_data: List[str] = field(default_factory=list)
+    is_reference: bool = False
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "component": self.component,
+            "factory": self.factory,
+            "multi_label": self.multi_label,
+            "labels": list(self.labels),
+            "is_reference": self.is_reference,
+            "thresholds": self.thresholds,
+            "threshold_source": self.threshold_source,
+            "accuracy": self.accuracy.to_dict(),
+            "agreement": None if self.agreement is None else self.agreement.to_dict(),
+            "speed": None if self.speed is None else self.speed.to_dict(),
+            "disk_mib": self.disk_mib,
+            "labels_not_in_data": list(self.labels_not_in_data),
+        }
+
+
+@dataclass
+class EvaluationReport:
+    """The comparison of several pipelines on one test set."""
+
+    data: Dict[str, Any]
+    settings: Dict[str, Any]
+    pipelines: List[PipelineResult]
+    reference: Optional[str] = None
+    warnings: List[str] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> PipelineResult:
+        for result in self.pipelines:
+            if result.name == name:
+                return result
+        raise KeyError(name)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "data": dict(self.data),
+            "settings": dict(self.settings),
+            "reference": self.reference,
+            "warnings": list(self.warnings),
+            "pipelines": [p.to_dict() for p in self.pipelines],
+        }
+
+    # ----- tables -------------------------------------------------------------
+
+    def accuracy_rows(self) -> tuple:
+        header = ["Pipeline", *ACCURACY_METRICS.values()]
+        if self.reference is not None:
+            header.append(f"Agree ({self.reference})")
+        rows = []
+        for p in self.pipelines:
+            acc = p.accuracy.to_dict()
+            row = [p.name, *(_pct(acc[k]) for k in ACCURACY_METRICS)]
+            if self.reference is not None:
+                row.append("ref" if p.is_reference else _pct(_agree(p)))
+            rows.append(row)
+        return header, rows
+
+    def speed_rows(self) -> tuple:
+        header = [
+            "Pipeline",
+            "ms/doc",
+            "p95 ms",
+            "docs/s",
+            "words/s",
+            "RSS load MiB",
+            "RSS peak MiB",
+            "Disk MiB",
+        ]
+        rows = []
+        for p in self.pipelines:
+            s = p.speed
+            if s is None:
+                rows.append([p.name, "-", "-", "-", "-", "-", "-", f"{p.disk_mib:.1f}"])
+                continue
+            rows.append(
+                [
+                    p.name,
+                    _ms(s.latency_median_s),
+                    _ms(s.latency_p95_s),
+                    f"{s.docs_per_s:,.0f}",
+                    f"{s.words_per_s:,.0f}",
+                    f"{s.peak_rss_load_mib:.0f}",
+                    f"{s.peak_rss_infer_mib:.0f}",
+                    f"{p.disk_mib:.1f}",
+                ]
+            )
+        return header, rows
+
+    def per_label_rows(self) -> tuple:
+        """Per-label F of every pipeline side by side (labels of the first pipeline)."""
+        header = ["Label", "Support", *(f"F {p.name}" for p in self.pipelines)]
+        rows = []
+        first = self.pipelines[0]
+        for label in first.labels:
+            support = first.accuracy.per_label[label].support
+            row: List[str] = [label, str(support)]
+            for p in self.pipelines:
+                score = p.accuracy.per_label.get(label)
+                row.append("-" if score is None else _pct(score.f))
+            rows.append(row)
+        return header, rows
+
+    def to_text(self, per_label: bool = False) -> str:
+        """The terminal tables."""
+        parts = [self._title(), ""]
+        header, rows = self.accuracy_rows()
+        parts.append(table(rows, header=header, divider=True, aligns=_aligns(header)))
+        header, rows = self.speed_rows()
+        parts.append(table(rows, header=header, divider=True, aligns=_aligns(header)))
+        if per_label:
+            header, rows = self.per_label_rows()
+            parts.append(
+                table(rows, header=header, divider=True, aligns=_aligns(header))
+            )
+        for warning in self.warnings:
+            parts.append(f"⚠ {warning}")
+        return "\n".join(parts).rstrip() + "\n"
+
+    def _data_line(self) -> str:
+        kind = "multi-label" if self.data["multi_label"] else "exclusive"
+        sampled = self.data["n_docs"] < self.data["n_total"]
+        of = f" (a seeded sample of {self.data['n_total']:,})" if sampled else ""
+        return (
+            f"{self.data['n_docs']:,} docs{of}, "
+            f"{len(self.data['labels'])} labels ({kind})"
+        )
+
+    def _title(self) -> str:
+        return f"{self.data['path']}: {self._data_line()}; scores in %"
+
+    def to_markdown(self) -> str:
+        """A markdown report: the comparison table, settings and per-label scores."""
+        s = self.settings
+        lines = [
+            "# Pipeline comparison",
+            "",
+            f"Test data: `{self.data['path']}`, {self._data_line()}.",
+            "",
+        ]
+        header, rows = self._combined_rows()
+        lines += _md_table(header, rows)
+        lines += [
+            "",
+            "- Scores in %. Micro and macro P, R and F are counted as in spaCy's "
+            "`Scorer.score_cats`; *Exact* is the share of documents with every label "
+            "right.",
+        ]
+        if self.reference is not None:
+            lines.append(
+                f"- *Agree* is the share of documents where the pipeline's predicted "
+                f"labels equal those of the reference `{self.reference}`."
+            )
+        if s.get("measure_speed"):
+            lines.append(
+                f"- Speed and memory: each pipeline in its own fresh process with "
+                f"{s['n_threads']} thread(s), {s['n_speed_docs']} docs after "
+                f"{s['n_warmup']} warm-up docs. *ms/doc* and *p95 ms* are the median "
+                f"and 95th percentile latency of `nlp(text)`, one document at a time; "
+                f"*docs/s* and *words/s* the throughput of `nlp.pipe` with batch size "
+                f"{s['batch_size']}. *RSS* is the peak resident memory of that process "
+                "(Python, spaCy and what spaCy imports for installed plugins included) "
+                "after loading and after inference; "
+                "*Disk* the size of the pipeline folder."
+            )
+        lines += ["", "## Pipelines", ""]
+        for p in self.pipelines:
+            thr = p.threshold_source
+            lines.append(
+                f"- **{p.name}**: `{p.path}`, component `{p.component}` "
+                f"(factory `{p.factory}`, "
+                f"{'multi-label' if p.multi_label else 'exclusive'}, "
+                f"{len(p.labels)} labels, decision: {thr})"
+            )
+        tuned = [p for p in self.pipelines if p.threshold_source.startswith("tuned")]
+        if tuned:
+            lines += ["", "## Tuned thresholds", ""]
+            header = ["Label", *(p.name for p in tuned)]
+            rows = [
+                [
+                    label,
+                    *(
+                        f"{(p.thresholds or {}).get(label, float('nan')):.3f}"
+                        for p in tuned
+                    ),
+                ]
+                for label in tuned[0].labels
+            ]
+            lines += _md_table(header, rows)
+        lines += ["", "## Per-label F", ""]
+        header, rows = self.per_label_rows()
+        lines += _md_table(header, rows)
+        for p in self.pipelines:
+            lines += [
+                "",
+                f"<details><summary>{p.name}: per-label P, R, F</summary>",
+                "",
+            ]
+            rows = [
+                [label, _pct(sc.p), _pct(sc.r), _pct(sc.f), str(sc.support)]
+                for label, sc in p.accuracy.per_label.items()
+            ]
+            lines += _md_table(["Label", "P", "R", "F", "Support"], rows)
+            lines += ["", "</details>"]
+        if self.warnings:
+            lines += ["", "## Warnings", ""] + [f"- {w}" for w in self.warnings]
+        lines += [
+            "",
+            "## Settings",
+            "",
+            "```json",
+            _json(self.settings),
+            "```",
+            "",
+        ]
+        return "\n".join(lines)
+
+    def _combined_rows(self) -> tuple:
+        acc_header, acc_rows = self.accuracy_rows()
+        speed_header, speed_rows = self.speed_rows()
+        header = acc_header + speed_header[1:]
+        rows = [a + s[1:] for a, s in zip(acc_rows, speed_rows)]
+        return header, rows
+
+
+def _agree(p: PipelineResult) -> float:
+    return float("nan") if p.agreement is None else p.agreement.exact
+
+
+def _pct(value: float) -> str:
+    return "-" if value != value else f"{100 * value:.2f}"
+
+
+def _ms(seconds: float) -> str:
+    ms = 1000 * seconds
+    return f"{ms:.3g}" if ms < 100 else f"{ms:,.0f}"
+
+
+Align = Literal["l", "r", "c"]
+
+
+def _aligns(header: Sequence[str]) -> List[Align]:
+    left: List[Align] = ["l"]
+    right: List[Align] = ["r"]
+    return left + right * (len(header) - 1)
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
+    def esc(cell: str) -> str:
+        return str(cell).replace("|", "\\|")
+
+    out = ["| " + " | ".join(esc(h) for h in header) + " |"]
+    out.append("|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|")
+    out += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def _json(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=2)

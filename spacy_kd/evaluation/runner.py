@@ -1,0 +1,313 @@
+"""``evaluate``: accuracy, agreement, speed and memory of several pipelines on one test set."""
+
+import gc
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import spacy
+
+from ..errors import DataError
+from .classifier import check_pipeline_dir, find_text_classifier, load_pipeline, predict
+from .gold import GoldSet, check_labels, load_gold, sample_texts
+from .measure import disk_size_mib, measure_pipeline
+from .metrics import agreement, decisions, score_cats, tune_thresholds
+from .report import EvaluationReport, PipelineResult
+
+PathLike = Union[str, Path]
+
+
+@dataclass
+class _Predictions:
+    labels: List[str]
+    scores: np.ndarray
+    decided: np.ndarray
+
+
+def pipeline_names(paths: Sequence[Path]) -> List[str]:
+    """Directory names; names that clash get parent folders until they are unique."""
+    parts = [p.resolve().parts for p in paths]
+    depth = [1] * len(parts)
+    while True:
+        names = ["/".join(p[-d:]) for p, d in zip(parts, depth)]
+        clashing = [
+            i
+            for i, name in enumerate(names)
+            if names.count(name) > 1 and depth[i] < len(parts[i])
+        ]
+        if not clashing:
+            return names
+        for i in clashing:
+            depth[i] += 1
+
+
+def _resolve_names(paths: List[Path], names: Optional[Sequence[str]]) -> List[str]:
+    seen: Dict[Path, Path] = {}
+    for p in paths:
+        key = p.resolve()
+        if key in seen:
+            raise DataError(
+                p, f"the same pipeline is given twice (as {seen[key]} and {p})"
+            )
+        seen[key] = p
+    if names is None:
+        return pipeline_names(paths)
+    names = [n.strip() for n in names]
+    if len(names) != len(paths):
+        raise ValueError(f"{len(names)} names given for {len(paths)} pipelines")
+    if any(not n for n in names) or len(set(names)) != len(names):
+        raise ValueError(f"names must be unique and non-empty, got {names}")
+    return names
+
+
+def _resolve_reference(
+    reference: Optional[PathLike],
+    paths: List[Path],
+    names: List[str],
+    auto_names: bool,
+) -> Optional[int]:
+    """Index of the reference pipeline, a name or a directory.
+
+    A directory that is not among ``paths`` is appended to ``paths`` and ``names``.
+    """
+    if reference is None:
+        return None
+    if str(reference) in names:
+        return names.index(str(reference))
+    ref_path = Path(reference)
+    if not ref_path.exists():
+        raise DataError(
+            ref_path,
+            "the reference is neither the name of one of the pipelines "
+            f"({', '.join(names)}) nor a pipeline directory",
+        )
+    for i, p in enumerate(paths):
+        if p.resolve() == ref_path.resolve():
+            return i
+    paths.append(ref_path)
+    if auto_names:
+        names[:] = pipeline_names(paths)
+    else:
+        name = pipeline_names([ref_path])[0]
+        if name in names:
+            raise DataError(
+                ref_path,
+                f"the reference's name {name!r} clashes with --names; list the "
+                "reference among the pipelines (with a name) and pass that name",
+            )
+        names.append(name)
+    return len(paths) - 1
+
+
+def evaluate(
+    pipelines: Sequence[PathLike],
+    data: PathLike,
+    *,
+    names: Optional[Sequence[str]] = None,
+    reference: Optional[PathLike] = None,
+    tune_thresholds_on: Optional[PathLike] = None,
+    threshold: float = 0.5,
+    component: Optional[str] = None,
+    sample: int = 0,
+    seed: int = 0,
+    batch_size: int = 128,
+    measure_speed: bool = True,
+    n_speed_docs: int = 500,
+    n_threads: int = 1,
+    n_warmup: int = 16,
+    progress: Optional[Callable[[str], None]] = None,
+    progress_bars: bool = False,
+) -> EvaluationReport:
+    """Compare text-classification pipelines on one labelled test set.
+
+    pipelines: pipeline directories; their names in the report are the directory
+        names (with parent folders where they clash) unless ``names`` is given.
+    data: the test set, a DocBin (.spacy) or JSONL/CSV file with gold labels.
+    reference: a pipeline's name or directory; every pipeline's agreement with its
+        predictions is reported (a directory not among ``pipelines`` is added).
+    tune_thresholds_on: a labelled dev set; multi-label classifiers then use per-label
+        thresholds that maximise each label's F1 on it, instead of ``threshold``.
+    component: the text classifier's component name, when a pipeline has several.
+    sample: score a seeded random sample of this many test docs (0: all).
+    measure_speed: measure latency, throughput and peak memory, each pipeline in a
+        fresh subprocess with ``n_threads`` threads, on ``n_speed_docs`` test texts.
+    progress: called with a line of text at each step; progress_bars: show tqdm bars.
+    """
+    say = progress or (lambda line: None)
+    paths = [Path(p) for p in pipelines]
+    if not paths:
+        raise ValueError("no pipeline given")
+    names_list = _resolve_names(paths, names)
+    ref_index = _resolve_reference(reference, paths, names_list, names is None)
+    for p in paths:
+        check_pipeline_dir(p)
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    if measure_speed and (n_speed_docs < 1 or n_threads < 1):
+        raise ValueError("n_speed_docs and n_threads must be at least 1")
+    gold = load_gold(data, sample=sample, seed=seed)
+    dev = load_gold(tune_thresholds_on) if tune_thresholds_on is not None else None
+    say(f"Test data: {gold.path} ({len(gold):,} docs, {len(gold.labels)} labels)")
+
+    results: List[PipelineResult] = []
+    preds: List[_Predictions] = []
+    warnings: List[str] = []
+    for i, (name, path) in enumerate(zip(names_list, paths)):
+        say(f"Scoring {name} ({i + 1}/{len(paths)}): {path}")
+        nlp = load_pipeline(path)
+        clf = find_text_classifier(nlp, path, component)
+        multi = gold.multi_label if clf.multi_label is None else clf.multi_label
+        unseen = check_labels(gold, clf.labels, multi, pipeline=name)
+        if unseen:
+            warnings.append(
+                f"{name}: {len(unseen)} of its labels never occur in the test data "
+                f"(scored with zero support): {', '.join(unseen[:10])}"
+                + (", ..." if len(unseen) > 10 else "")
+            )
+        thresholds: Optional[List[float]] = None
+        source = "argmax"
+        if multi:
+            thresholds = [threshold] * len(clf.labels)
+            source = f"threshold {threshold:g}"
+            if dev is not None:
+                check_labels(dev, clf.labels, multi, pipeline=name)
+                dev_scores = predict(
+                    nlp,
+                    clf.labels,
+                    dev.texts,
+                    batch_size=batch_size,
+                    n_docs=len(dev),
+                    progress=progress_bars,
+                    desc=f"{name} (dev)",
+                )
+                thresholds = tune_thresholds(
+                    dev.cats, dev_scores, clf.labels, default=threshold
+                )
+                source = f"tuned on {dev.path}"
+        elif dev is not None:
+            warnings.append(
+                f"{name}: exclusive labels, so --tune-thresholds does not apply"
+            )
+        scores = predict(
+            nlp,
+            clf.labels,
+            gold.texts,
+            batch_size=batch_size,
+            n_docs=len(gold),
+            progress=progress_bars,
+            desc=name,
+        )
+        del nlp
+        gc.collect()
+        accuracy = score_cats(
+            gold.cats, scores, clf.labels, multi_label=multi, thresholds=thresholds
+        )
+        decided = decisions(
+            scores, multi, None if thresholds is None else np.array(thresholds)
+        )
+        preds.append(_Predictions(labels=clf.labels, scores=scores, decided=decided))
+        results.append(
+            PipelineResult(
+                name=name,
+                path=str(path),
+                component=clf.name,
+                factory=clf.factory,
+                multi_label=multi,
+                labels=list(clf.labels),
+                accuracy=accuracy,
+                thresholds=None
+                if thresholds is None
+                else dict(zip(clf.labels, thresholds)),
+                threshold_source=source,
+                disk_mib=disk_size_mib(path),
+                labels_not_in_data=unseen,
+                is_reference=i == ref_index,
+            )
+        )
+        say(
+            f"{name}: micro F {100 * accuracy.micro_f:.2f}, macro F "
+            f"{100 * accuracy.macro_f:.2f}, exact {100 * accuracy.exact_match:.2f}"
+        )
+
+    if ref_index is not None:
+        _add_agreement(results, preds, ref_index)
+
+    speed_texts: List[str] = []
+    if measure_speed:
+        speed_texts = sample_texts(gold.texts, n_speed_docs, seed=seed)
+        for i, result in enumerate(results):
+            say(
+                f"Measuring speed and memory of {result.name} ({i + 1}/{len(results)}) "
+                f"in a fresh process: {len(speed_texts)} docs, {n_threads} thread(s)"
+            )
+            result.speed = measure_pipeline(
+                result.path,
+                speed_texts,
+                n_threads=n_threads,
+                batch_size=batch_size,
+                n_warmup=n_warmup,
+            )
+            s = result.speed
+            say(
+                f"{result.name}: {1000 * s.latency_median_s:.3g} ms/doc, "
+                f"{s.words_per_s:,.0f} words/s, peak RSS {s.peak_rss_infer_mib:.0f} MiB"
+            )
+    return EvaluationReport(
+        data={
+            "path": gold.path,
+            "n_docs": len(gold),
+            "n_total": gold.n_total,
+            "multi_label": gold.multi_label,
+            "labels": gold.labels,
+        },
+        settings={
+            "threshold": threshold,
+            "tune_thresholds": None if dev is None else dev.path,
+            "component": component,
+            "sample": sample,
+            "seed": seed,
+            "batch_size": batch_size,
+            "measure_speed": measure_speed,
+            "n_speed_docs": len(speed_texts),
+            "n_threads": n_threads,
+            "n_warmup": min(n_warmup, len(speed_texts)),
+            "python": platform.python_version(),
+            "spacy": spacy.__version__,
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "processor": platform.processor() or None,
+        },
+        pipelines=results,
+        reference=None if ref_index is None else results[ref_index].name,
+        warnings=warnings,
+    )
+
+
+def _add_agreement(
+    results: List[PipelineResult], preds: List[_Predictions], ref_index: int
+) -> None:
+    ref, ref_result = preds[ref_index], results[ref_index]
+    for i, (result, pred) in enumerate(zip(results, preds)):
+        if i == ref_index:
+            continue
+        if set(pred.labels) != set(ref.labels):
+            raise DataError(
+                result.path,
+                f"cannot compare {result.name} with the reference {ref_result.name}: "
+                f"their labels differ ({len(pred.labels)} vs {len(ref.labels)} labels; "
+                f"only in {result.name}: {sorted(set(pred.labels) - set(ref.labels))}, "
+                f"only in {ref_result.name}: {sorted(set(ref.labels) - set(pred.labels))})",
+            )
+        order = [pred.labels.index(label) for label in ref.labels]
+        result.agreement = agreement(
+            pred.decided[:, order],
+            ref.decided,
+            pred.scores[:, order],
+            ref.scores,
+            reference=ref_result.name,
+        )
+
+
+__all__ = ["GoldSet", "evaluate", "pipeline_names"]
