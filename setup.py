@@ -11,6 +11,9 @@ ENTRY_POINTS = {
     "spacy_readers": [
         "spacy-kd.TextCatCorpus.v1 = spacy_kd.data.readers:create_textcat_corpus_reader",
     ],
+    "spacy_architectures": [
+        "spacy-kd.ElmoTok2Vec.v1 = spacy_kd.models.elmo_tok2vec:build_elmo_tok2vec",
+    ],
 }
 
 setup(

@@ -11,5 +11,6 @@ app = typer.Typer(
 
 from . import data  # noqa: E402,F401  (registers the `data` commands)
 from . import evaluate  # noqa: E402,F401  (registers the `evaluate` command)
+from . import pretrain_elmo  # noqa: E402,F401  (registers the `pretrain-elmo` command)
 
 __all__ = ["app"]
