@@ -20,11 +20,18 @@ def declared_entry_points():
 SCRIPT = r"""
 import json, sys
 import spacy
+from spacy.language import Language
 from spacy.util import registry
 out = {}
 for group, name, target in json.loads(sys.argv[1]):
     reg = group[len("spacy_"):]
-    func = registry.get(reg, name)
+    if reg == "factories":
+        # component factories are registered when a Language is created
+        spacy.blank("en")
+        assert Language.has_factory(name), name
+        func = registry.factories.get(Language.get_factory_name(name))
+    else:
+        func = registry.get(reg, name)
     module, attr = target.split(":")
     out[name] = [func.__module__, func.__name__, module, attr.split(".")[-1]]
 print(json.dumps(out))
