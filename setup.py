@@ -10,6 +10,21 @@ ENTRY_POINTS = {
     "console_scripts": ["spacy-kd = spacy_kd.cli:app"],
     "spacy_readers": [
         "spacy-kd.TextCatCorpus.v1 = spacy_kd.data.readers:create_textcat_corpus_reader",
+        "spacy-kd.DistillationCorpus.v1 = spacy_kd.training.corpus:create_distillation_corpus",
+    ],
+    "spacy_factories": [
+        "kd_textcat = spacy_kd.pipeline.student:make_kd_textcat",
+        "kd_textcat_multilabel = spacy_kd.pipeline.student:make_kd_textcat_multilabel",
+    ],
+    "spacy_callbacks": [
+        "spacy-kd.distillation.v1 = spacy_kd.training.callbacks:create_distillation_callback",
+        "spacy-kd.export_student.v1 = spacy_kd.training.callbacks:create_export_student_callback",
+    ],
+    "spacy_loggers": [
+        "spacy-kd.ConsoleLogger.v1 = spacy_kd.training.loggers:create_console_logger",
+    ],
+    "thinc_schedules": [
+        "spacy-kd.linear.v1 = spacy_kd.training.callbacks:linear_schedule",
     ],
     "spacy_architectures": [
         "spacy-kd.ElmoTok2Vec.v1 = spacy_kd.models.elmo_tok2vec:build_elmo_tok2vec",
