@@ -28,6 +28,11 @@ ENTRY_POINTS = {
     ],
     "spacy_architectures": [
         "spacy-kd.ElmoTok2Vec.v1 = spacy_kd.models.elmo_tok2vec:build_elmo_tok2vec",
+        "spacy-kd.TeacherClassifier.v1 = spacy_kd.models.teacher:build_teacher_classifier",
+        "spacy-kd.FrozenTransformerFeatures.v1 = spacy_kd.models.teacher:build_frozen_transformer_features",
+        "spacy-kd.FrozenCached.v1 = spacy_kd.models.frozen:build_frozen_cached",
+        "spacy-kd.TfidfNgrams.v1 = spacy_kd.models.tfidf:build_tfidf_ngrams",
+        "spacy-kd.FrozenPooledTok2Vec.v1 = spacy_kd.models.pooled:build_frozen_pooled_tok2vec",
     ],
 }
 

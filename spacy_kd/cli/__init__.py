@@ -9,8 +9,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-from . import data  # noqa: E402,F401  (registers the `data` commands)
-from . import evaluate  # noqa: E402,F401  (registers the `evaluate` command)
-from . import pretrain_elmo  # noqa: E402,F401  (registers the `pretrain-elmo` command)
+# each module registers its commands on `app`
+from . import annotate, data, evaluate, pretrain_elmo  # noqa: E402,F401
 
 __all__ = ["app"]

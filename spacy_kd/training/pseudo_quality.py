@@ -1,0 +1,64 @@
+"""How right are the pseudo-labels? Score annotate's shards against the pool's removed labels."""
+
+from pathlib import Path
+from typing import Any, Dict, Union
+
+import numpy
+
+from ..data.split import ID_KEY, read_docbin
+from ..errors import DataError
+from .annotate import iter_shards
+from .annotations import hard_labels, pseudo_record
+
+
+def score_pseudo_labels(
+    annotated_dir: Union[str, Path], gold_path: Union[str, Path], *, threshold: float = 0.5
+) -> Dict[str, Any]:
+    """Accuracy of the combined pseudo-labels (and of each teacher's) against gold.
+
+    Docs are matched by ``doc.user_data["spacy_kd_id"]`` (set by ``data split`` and
+    kept by ``annotate``). Exclusive: argmax accuracy. Multi-label: exact-match
+    accuracy of the label sets at ``threshold``, and micro-F1.
+    """
+    shards = iter_shards(annotated_dir)
+    if not shards:
+        raise DataError(annotated_dir, "no shard-*.spacy files: not an annotate output folder")
+    gold = {}
+    for doc in read_docbin(gold_path):
+        if ID_KEY not in doc.user_data:
+            raise DataError(gold_path, f"docs carry no '{ID_KEY}': use the pool_gold.spacy of `data split`")
+        gold[doc.user_data[ID_KEY]] = doc.cats
+    hits: Dict[str, int] = {}
+    tp: Dict[str, float] = {}
+    fp: Dict[str, float] = {}
+    fn: Dict[str, float] = {}
+    n = 0
+    missing = 0
+    for shard in shards:
+        for doc in read_docbin(shard):
+            record = pseudo_record(doc)
+            doc_id = doc.user_data.get(ID_KEY)
+            if record is None or doc_id not in gold:
+                missing += 1
+                continue
+            labels = list(record["labels"])
+            multi = bool(record["multi_label"])
+            truth = numpy.asarray([gold[doc_id].get(k, 0.0) for k in labels]) >= 0.5
+            weights = dict(zip(record["teachers"], record["weights"]))
+            outputs = {name: numpy.asarray(p) for name, p in record["probs"].items()}
+            outputs["combined"] = sum(weights[k] * p for k, p in outputs.items())
+            n += 1
+            for name, p in outputs.items():
+                pred = hard_labels(p, multi_label=multi, threshold=threshold) >= 0.5
+                hits[name] = hits.get(name, 0) + int(numpy.array_equal(pred, truth))
+                tp[name] = tp.get(name, 0) + float((pred & truth).sum())
+                fp[name] = fp.get(name, 0) + float((pred & ~truth).sum())
+                fn[name] = fn.get(name, 0) + float((~pred & truth).sum())
+    if n == 0:
+        raise DataError(gold_path, f"none of the annotated docs' ids are in this file ({missing} unmatched)")
+    result: Dict[str, Any] = {"n_docs": n, "n_unmatched": missing, "accuracy": {}, "micro_f1": {}}
+    for name in hits:
+        result["accuracy"][name] = hits[name] / n
+        denom = 2 * tp[name] + fp[name] + fn[name]
+        result["micro_f1"][name] = 2 * tp[name] / denom if denom else 0.0
+    return result
