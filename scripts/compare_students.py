@@ -161,7 +161,12 @@ def _order(name: str):
 
 
 def simulate(
-    pool_gold: Path, out: Path, accuracy: float, seed: int, shard_size: int, noise: float = 1.0
+    pool_gold: Path,
+    out: Path,
+    accuracy: float,
+    seed: int,
+    shard_size: int,
+    noise: float = 1.0,
 ) -> None:
     """Write soft/ and hard/ shards from gold labels plus noise (a synthetic teacher)."""
     import spacy
@@ -222,7 +227,9 @@ def main() -> None:
     sim.add_argument("--accuracy", type=float, default=0.85)
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--shard-size", type=int, default=1000)
-    sim.add_argument("--noise", type=float, default=1.0, help="std of the noise on each logit")
+    sim.add_argument(
+        "--noise", type=float, default=1.0, help="std of the noise on each logit"
+    )
     args, unknown = parser.parse_known_args()
     if args.action == "run":
         train(args.out, args.soft, args.hard, args.caps, list(args.overrides) + unknown)
@@ -230,7 +237,14 @@ def main() -> None:
     elif args.action == "table":
         table(args.out, args.teacher_f1)
     else:
-        simulate(args.pool_gold, args.out, args.accuracy, args.seed, args.shard_size, args.noise)
+        simulate(
+            args.pool_gold,
+            args.out,
+            args.accuracy,
+            args.seed,
+            args.shard_size,
+            args.noise,
+        )
 
 
 if __name__ == "__main__":

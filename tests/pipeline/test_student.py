@@ -301,3 +301,24 @@ def test_get_loss_gives_the_gradient_the_output_layer_expects(multi_label, bow):
     assert loss == pytest.approx(pipe.update(batch, drop=0.0)["textcat"], rel=1e-4)
     for key in want:
         numpy.testing.assert_allclose(got[key], want[key], rtol=2e-3, atol=2e-5)
+
+
+def test_hard_pseudo_docs_at_t1_train_like_gold_docs():
+    """At T = 1 and alpha = 0.5 a hard pseudo-labelled doc gives exactly the
+    gradient of the same doc as a gold doc: the two terms agree where they should."""
+    nlp = student_nlp(False, temperature=1.0, alpha=0.5)
+    gold, pseudo = make_examples(nlp, multi_label=False)
+    nlp.initialize(lambda: gold + pseudo)
+    labels = list(nlp.get_pipe("textcat").labels)
+    as_pseudo = []
+    for eg in gold:
+        doc = nlp.make_doc(eg.reference.text)
+        probs = [eg.reference.cats[k] for k in labels]
+        mark_pseudo(
+            doc, labels=labels, probs={"t": probs}, multi_label=False, hard=True
+        )
+        as_pseudo.append(Example(nlp.make_doc(doc.text), doc))
+    want = _update_grads(nlp, gold)
+    got = _update_grads(nlp, as_pseudo)
+    for key in want:
+        numpy.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-7)

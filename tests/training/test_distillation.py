@@ -282,12 +282,14 @@ def test_linear_schedule_resolves_in_a_fresh_interpreter():
     code = (
         "from spacy.util import registry\n"
         "from thinc.api import Config\n"
-        "cfg = Config().from_str('[s]\\n@schedules = \"spacy-kd.linear.v1\"\\n"
+        'cfg = Config().from_str(\'[s]\\n@schedules = "spacy-kd.linear.v1"\\n'
         "start = 3.0\\nend = 1.0\\nsteps = 2')\n"
         "s = registry.resolve(cfg)['s']\n"
         "print([next(s) for _ in range(4)])\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd="/"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[3.0, 2.0, 1.0, 1.0]"
 
