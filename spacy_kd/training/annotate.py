@@ -25,6 +25,7 @@ from spacy.language import Language
 from spacy.tokens import DocBin
 
 from ..data.records import read_records
+from ..data.split import ID_KEY, read_docbin
 from ..errors import DataError
 from ..util import write_bytes_atomic, write_json_atomic
 from .annotations import hard_labels, mark_pseudo
@@ -32,7 +33,6 @@ from .annotations import hard_labels, mark_pseudo
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 SHARD_PATTERN = "shard-{:05d}.spacy"
-ID_KEY = "spacy_kd_id"
 _EPS = 1e-7
 
 
@@ -108,12 +108,7 @@ def read_texts(path: Union[str, Path], lang: str = "en") -> Iterator[Tuple[Any, 
         raise DataError(path, "file not found")
     suffix = path.suffix.lower()
     if suffix == ".spacy":
-        vocab = spacy.blank(lang).vocab
-        try:
-            doc_bin = DocBin(store_user_data=True).from_disk(path)
-        except Exception as e:
-            raise DataError(path, f"not a readable DocBin (.spacy) file: {e}") from None
-        for i, doc in enumerate(doc_bin.get_docs(vocab)):
+        for i, doc in enumerate(read_docbin(path, lang)):
             yield doc.user_data.get(ID_KEY, i), doc.text
     elif suffix in (".txt", ".text"):
         with path.open("rb") as f:
@@ -168,8 +163,6 @@ def fit_weights(
     A grid over the simplex with ``steps`` divisions (2 or 3 teachers), else
     coordinate descent on the same grid. Returns weights summing to 1.
     """
-    from ..data.split import read_docbin
-
     dev_path = Path(dev_path)
     if dev_path.suffix == ".spacy":
         docs = read_docbin(dev_path)
