@@ -4,12 +4,15 @@ Usage: python scripts/bench_annotate.py TEACHER INPUT.spacy [--n-docs 1000] [--b
 
 Each tool runs in its own fresh subprocess (same thread settings, same batch size,
 one process), on the same first N docs; the wall time of the whole command is
-measured, model loading included for both. Prints docs/s for each and the ratio.
+measured, model loading included for both, alternating the two tools --repeat
+times and comparing medians. Prints docs/s for each and the ratio.
 This is a benchmark: it prints numbers and asserts nothing.
 """
 
 import argparse
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +39,7 @@ def main() -> None:
     parser.add_argument("--n-docs", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3, help="Alternating runs of each; medians are compared")
     args = parser.parse_args()
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -58,9 +62,15 @@ def main() -> None:
             str(tmp / "annotated"), "--batch-size", str(args.batch_size),
             "--shard-size", str(max(n, 1)), "--no-progress",
         ]  # fmt: skip
-        t_apply = run(apply_cmd, env)
-        t_annotate = run(annotate_cmd, env)
-    print(f"teacher: {args.teacher}; {n} docs; batch size {args.batch_size}; {args.threads} thread(s)")
+        applies, annotates = [], []
+        for i in range(max(args.repeat, 1)):
+            (tmp / "applied.spacy").unlink(missing_ok=True)
+            applies.append(run(apply_cmd, env))
+            shutil.rmtree(tmp / "annotated", ignore_errors=True)  # no resuming
+            annotates.append(run(annotate_cmd, env))
+            print(f"run {i + 1}: apply {applies[-1]:.1f} s, annotate {annotates[-1]:.1f} s", flush=True)
+        t_apply, t_annotate = statistics.median(applies), statistics.median(annotates)
+    print(f"teacher: {args.teacher}; {n} docs; batch size {args.batch_size}; {args.threads} thread(s); median of {len(applies)} runs")
     print(f"spacy apply      : {t_apply:8.1f} s  {n / t_apply:8.1f} docs/s")
     print(f"spacy_kd annotate: {t_annotate:8.1f} s  {n / t_annotate:8.1f} docs/s")
     print(f"annotate / apply throughput ratio: {t_apply / t_annotate:.2f}")

@@ -25,7 +25,8 @@ def build_frozen_cached(
 
     max_entries: cache size bound (training sets and dev sets fit; a large corpus
     being annotated does not need the cache); past it, new texts are encoded but
-    not stored.
+    not stored. 0 turns the cache off: every doc is encoded, nothing is hashed or
+    kept (``disable_feature_caches``; what ``annotate`` does, as it sees each text once).
     """
     return Model(
         "frozen_cached",
@@ -52,7 +53,23 @@ def cache_of(model: Model) -> Dict[int, numpy.ndarray]:
     return _CACHES.get(model.id)
 
 
+def disable_feature_caches(model: Model) -> int:
+    """Turn off every ``frozen_cached`` layer's cache in ``model``; returns how many."""
+    n = 0
+    for node in model.walk():
+        if node.name == "frozen_cached":
+            node.attrs["max_entries"] = 0
+            cache = cache_of(node)
+            if cache is not None:
+                cache.clear()
+            n += 1
+    return n
+
+
 def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[Floats2d, Callable]:
+    if model.attrs["max_entries"] <= 0:
+        out = model.layers[0].predict(docs)
+        return out, lambda dY: []
     cache = cache_of(model)
     keys = [hash(doc.text) for doc in docs]
     missing = [i for i, key in enumerate(keys) if key not in cache]

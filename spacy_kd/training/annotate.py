@@ -22,11 +22,13 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 import numpy
 import spacy
 from spacy.language import Language
-from spacy.tokens import DocBin
+from spacy.tokens import Doc, DocBin
+from spacy.vocab import Vocab
 
 from ..data.records import read_records
 from ..data.split import ID_KEY, read_docbin
 from ..errors import DataError
+from ..models.frozen import disable_feature_caches
 from ..util import write_bytes_atomic, write_json_atomic
 from .annotations import hard_labels, mark_pseudo
 
@@ -68,6 +70,16 @@ def find_textcat(nlp: Language, where: str) -> Tuple[str, List[str], bool]:
     return name, list(pipe.labels), isinstance(pipe, MultiLabel_TextCategorizer)
 
 
+def teacher_name(path: Path) -> str:
+    """A teacher's name in the records: its folder's, or for ``spacy train``'s
+    model-best / model-last the training folder's (``training/teacher_bert/model-best``
+    is ``teacher_bert``)."""
+    path = Path(path).resolve()
+    if path.name in ("model-best", "model-last") and path.parent.name:
+        return path.parent.name
+    return path.name
+
+
 def load_teachers(paths: Sequence[Union[str, Path]]) -> List[Teacher]:
     """Load teacher pipelines and check that they classify into the same labels."""
     if not paths:
@@ -79,7 +91,12 @@ def load_teachers(paths: Sequence[Union[str, Path]]) -> List[Teacher]:
             raise DataError(path, "not a spaCy pipeline folder (no config.cfg / meta.json)")
         nlp = spacy.load(path)
         component, labels, multi_label = find_textcat(nlp, str(path))
-        name = path.name
+        # every text is seen once here: a frozen encoder's feature cache only costs
+        # hashing and memory
+        for _, pipe in nlp.pipeline:
+            if hasattr(pipe, "model"):
+                disable_feature_caches(pipe.model)
+        name = teacher_name(path)
         if any(t.name == name for t in teachers):
             name = f"{name}-{len(teachers)}"
         teachers.append(Teacher(name, str(path), nlp, component, labels, multi_label))
@@ -101,15 +118,27 @@ def load_teachers(paths: Sequence[Union[str, Path]]) -> List[Teacher]:
     return teachers
 
 
-def read_texts(path: Union[str, Path], lang: str = "en") -> Iterator[Tuple[Any, str]]:
-    """Yield (id, text) from JSONL, CSV, plain text (one doc per line) or a DocBin."""
+def read_texts(
+    path: Union[str, Path], lang: str = "en", vocab: Optional[Vocab] = None
+) -> Iterator[Tuple[Any, Union[str, Doc]]]:
+    """Yield (id, text) from JSONL, CSV, plain text (one doc per line) or a DocBin.
+
+    With ``vocab``, a DocBin's docs are yielded as Docs in that vocab rather than
+    as texts, so a teacher runs on them without tokenizing again (as ``spacy apply``).
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(path, "file not found")
     suffix = path.suffix.lower()
     if suffix == ".spacy":
-        for i, doc in enumerate(read_docbin(path, lang)):
-            yield doc.user_data.get(ID_KEY, i), doc.text
+        for i, doc in enumerate(read_docbin(path, lang, vocab=vocab)):
+            doc_id = doc.user_data.get(ID_KEY, i)
+            if vocab is None:
+                yield doc_id, doc.text
+                continue
+            doc.cats = {}  # any labels in the input are not the teachers'
+            doc.user_data.clear()
+            yield doc_id, doc
     elif suffix in (".txt", ".text"):
         with path.open("rb") as f:
             for line_no, raw in enumerate(f, start=1):
@@ -138,15 +167,22 @@ def confidence(p: numpy.ndarray, multi_label: bool) -> float:
     return float(p.max()) if p.size else 0.0
 
 
+def is_blank(item: Union[str, Doc]) -> bool:
+    """Whether a text or Doc holds nothing but whitespace (a Doc's first word decides)."""
+    if isinstance(item, Doc):
+        return all(token.is_space for token in item)
+    return not item.strip()
+
+
 def teacher_probs(teacher: Teacher, texts: List[str], labels: List[str], batch_size: int, n_process: int) -> numpy.ndarray:
     """Run a teacher on texts: an array (n_docs, n_labels) in ``labels`` order."""
     return run_teacher(teacher, texts, labels, batch_size, n_process)[0]
 
 
 def run_teacher(
-    teacher: Teacher, texts: List[str], labels: List[str], batch_size: int, n_process: int
+    teacher: Teacher, texts: List[Union[str, Doc]], labels: List[str], batch_size: int, n_process: int
 ) -> Tuple[numpy.ndarray, List[Any]]:
-    """Run a teacher on texts: its probabilities in ``labels`` order, and its docs."""
+    """Run a teacher on texts or Docs: its probabilities in ``labels`` order, and its docs."""
     out = numpy.zeros((len(texts), len(labels)), dtype="float64")
     docs = []
     for i, doc in enumerate(teacher.nlp.pipe(texts, batch_size=batch_size, n_process=n_process)):
@@ -346,7 +382,8 @@ def annotate(
     if not resuming:
         write_json_atomic(output_dir / MANIFEST, manifest)
 
-    items: Iterable[Tuple[Any, str]] = read_texts(input_path)
+    # a DocBin's docs go to the teachers as they are: no second tokenization
+    items: Iterable[Tuple[Any, Union[str, Doc]]] = read_texts(input_path, vocab=teachers[0].nlp.vocab)
     if limit > 0:
         items = itertools.islice(items, limit)
     bar = _progress(progress)
@@ -393,7 +430,7 @@ def _annotate_shard(
 ) -> Dict[str, Any]:
     """Annotate one shard's input docs: the DocBin bytes and the shard's statistics."""
     labels, multi_label = teachers[0].labels, teachers[0].multi_label
-    kept = [(i, t) for i, t in chunk if t.strip()]
+    kept = [(i, t) for i, t in chunk if not is_blank(t)]
     texts = [t for _, t in kept]
     per_teacher = {}
     docs: List[Any] = []
@@ -407,7 +444,7 @@ def _annotate_shard(
     label_totals = numpy.zeros(len(labels))
     conf_sum = 0.0
     agree = {f"{a}|{b}": 0 for a, b in pairs}
-    for j, (doc_id, _text) in enumerate(kept):
+    for j, (doc_id, _item) in enumerate(kept):
         probs = {name: p[j] for name, p in per_teacher.items()}
         combined = sum(w * probs[name] for w, name in zip(weights, names))
         conf = confidence(combined, multi_label)

@@ -12,7 +12,7 @@ from spacy.training import Example
 from thinc.api import Adam, Linear, Model, chain
 
 from spacy_kd.data import convert
-from spacy_kd.models.frozen import build_frozen_cached, cache_of
+from spacy_kd.models.frozen import build_frozen_cached, cache_of, disable_feature_caches
 from spacy_kd.models.teacher import build_teacher_classifier
 from spacy_kd.models.tfidf import build_tfidf_ngrams, fit_idf
 
@@ -88,6 +88,22 @@ def test_frozen_cache_encodes_each_text_once_and_stops_gradients():
     assert encoder.attrs["calls"] - calls_after_init == 2
     numpy.testing.assert_array_equal(first, Y)
     assert len(cache_of(model.layers[0])) == 3
+
+
+def test_disabled_cache_encodes_every_doc_and_keeps_nothing():
+    encoder = counting_encoder()
+    model = chain(build_frozen_cached(encoder), Linear(nO=2))
+    docs = make_docs(TEXTS[:3] + [TEXTS[0]])
+    model.initialize(X=docs[:1], Y=model.ops.alloc2f(1, 2))
+    cached = model.predict(docs)
+    assert len(cache_of(model.layers[0])) == 3
+    assert disable_feature_caches(model) == 1
+    assert len(cache_of(model.layers[0])) == 0
+    calls = encoder.attrs["calls"]
+    for _ in range(2):
+        numpy.testing.assert_array_equal(model.predict(docs), cached)
+    assert encoder.attrs["calls"] - calls == 8  # every doc, every time: nothing cached
+    assert len(cache_of(model.layers[0])) == 0
 
 
 def _fixture_examples(nlp, tmp_path):
