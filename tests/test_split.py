@@ -72,6 +72,11 @@ def test_split_is_seeded(tmp_path, corpus):
 def test_pool_cap(tmp_path, corpus):
     summary = split_corpus(corpus, tmp_path, n_labelled=40, n_dev=20, n_pool=25)
     assert summary.counts["pool"] == summary.counts["pool_gold"] == 25
+    whole = split_corpus(corpus, tmp_path / "whole", n_labelled=40, n_dev=20, n_pool=0)
+    default = split_corpus(corpus, tmp_path / "default", n_labelled=40, n_dev=20)
+    assert whole.counts["pool"] == default.counts["pool"] > 25
+    with pytest.raises(DataError, match="--n-pool must be >= 0"):
+        split_corpus(corpus, tmp_path / "bad", n_labelled=40, n_dev=20, n_pool=-1)
 
 
 def test_split_bad_requests(tmp_path, corpus):

@@ -57,7 +57,7 @@ def split_cli(
     output_dir: Path = typer.Argument(..., help="Folder for labelled/dev/pool/pool_gold.spacy"),
     n_labelled: int = typer.Option(2000, "--n-labelled", help="Size of the labelled budget"),
     n_dev: int = typer.Option(1000, "--n-dev", help="Size of the dev set"),
-    n_pool: Optional[int] = typer.Option(None, "--n-pool", help="Cap on the unlabelled pool"),
+    n_pool: Optional[int] = typer.Option(None, "--n-pool", help="Cap on the unlabelled pool (0: the whole pool)"),
     seed: int = typer.Option(0, "--seed"),
     summary: Optional[Path] = typer.Option(None, "--summary", help="Write a JSON summary here"),
 ) -> None:

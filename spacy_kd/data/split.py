@@ -8,6 +8,7 @@ from typing import Dict, Hashable, List, Optional, Sequence, Tuple, Union
 
 import spacy
 from spacy.tokens import Doc, DocBin
+from spacy.vocab import Vocab
 
 from ..errors import DataError
 from .convert import write_docbin
@@ -27,17 +28,21 @@ class SplitSummary:
         return dict(self.__dict__)
 
 
-def read_docbin(path: Union[str, Path], lang: str = "en") -> List[Doc]:
-    """Load every doc of a ``.spacy`` file, with a clear error if it is not one."""
+def read_docbin(path: Union[str, Path], lang: str = "en", vocab: Optional[Vocab] = None) -> List[Doc]:
+    """Load every doc of a ``.spacy`` file, with a clear error if it is not one.
+
+    vocab: the vocab to load the docs into (default: a blank ``lang`` pipeline's).
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(path, "file not found")
-    nlp = spacy.blank(lang)
+    if vocab is None:
+        vocab = spacy.blank(lang).vocab
     try:
         doc_bin = DocBin(store_user_data=True).from_disk(path)
     except Exception as e:  # msgpack and zlib raise many kinds of errors
         raise DataError(path, f"not a readable DocBin (.spacy) file: {e}") from None
-    return list(doc_bin.get_docs(nlp.vocab))
+    return list(doc_bin.get_docs(vocab))
 
 
 def stratum(doc: Doc) -> Hashable:
@@ -124,7 +129,9 @@ def split_corpus(
         )
     keys = [stratum(doc) for doc in docs]
     labelled_idx, dev_idx, pool_idx = stratified_indices(keys, [n_labelled, n_dev], seed)
-    if n_pool is not None:
+    if n_pool is not None and n_pool < 0:
+        raise DataError(input_path, f"--n-pool must be >= 0 (0: the whole pool), got {n_pool}")
+    if n_pool:  # None or 0: the whole pool
         pool_idx = pool_idx[:n_pool]
     for i, doc in enumerate(docs):
         doc.user_data[ID_KEY] = i
