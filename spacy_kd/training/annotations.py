@@ -100,6 +100,50 @@ def mark_pseudo(
     return doc
 
 
+def select_teachers(
+    doc: Doc,
+    teachers: Optional[Sequence[str]] = None,
+    *,
+    hard: bool = False,
+    threshold: float = 0.5,
+) -> Doc:
+    """Re-mark a pseudo-labelled doc as if only ``teachers`` had annotated it.
+
+    The record keeps every teacher's own output, so one ``annotate`` run with
+    several teachers serves students of each teacher alone and of the ensemble:
+    the result equals what ``annotate`` writes for those teachers (with ``--hard``
+    when ``hard``). teachers: names in the record (None: all of them). Their
+    recorded weights are kept and renormalised (equal weights if those are all 0).
+    """
+    record = pseudo_record(doc)
+    if record is None:
+        raise AnnotationError("select_teachers needs a pseudo-labelled doc, got a gold one")
+    available = list(record.get("teachers") or [])
+    if "probs" not in record or not available:
+        raise AnnotationError("the teacher record holds no per-teacher probabilities")
+    names = available if teachers is None else [str(t) for t in teachers]
+    unknown = [n for n in names if n not in available]
+    if unknown or not names:
+        raise AnnotationError(
+            f"teachers {unknown or names} are not in the record; it has {available}"
+        )
+    recorded = dict(zip(available, _normalise_weights(record["weights"])))
+    weights = {n: recorded[n] for n in names}
+    if sum(weights.values()) <= 0.0:
+        weights = {n: 1.0 for n in names}
+    logits = record.get("logits")
+    return mark_pseudo(
+        doc,
+        labels=list(record["labels"]),
+        probs={n: list(record["probs"][n]) for n in names},
+        weights=weights,
+        logits={n: list(logits[n]) for n in names} if logits else None,
+        multi_label=bool(record["multi_label"]),
+        hard=hard,
+        threshold=threshold,
+    )
+
+
 def pseudo_record(doc: Doc) -> Optional[Dict[str, Any]]:
     """The teacher record of a pseudo-labelled doc, or None for a gold doc."""
     record = doc.user_data.get(RECORD_KEY)

@@ -17,8 +17,10 @@ from spacy.training import Example
 from ..data.labels import LabelSchema
 from ..errors import DataError
 from .annotations import (
+    AnnotationError,
     check_pseudo_doc,
     is_pseudo,
+    select_teachers,
     set_example_weight,
 )
 
@@ -55,6 +57,9 @@ def create_distillation_corpus(
     labels: Optional[Path] = None,
     shuffle: bool = True,
     seed: int = 0,
+    teachers: Optional[List[str]] = None,
+    hard: bool = False,
+    threshold: float = 0.5,
 ) -> Callable[[Language], Iterator[Example]]:
     """Training examples from gold docs and pseudo-labelled docs.
 
@@ -70,6 +75,11 @@ def create_distillation_corpus(
         gold docs).
     shuffle, seed: shuffle the examples on every call (epoch), seeded by
         ``seed`` and the call's number.
+    teachers: learn from these teachers of the shards' records only (None: the
+        combination ``annotate`` wrote). One ``annotate`` run with an ELMo and a
+        BERT teacher thus serves the ELMo, the BERT and the ensemble student.
+    hard, threshold: 0/1 targets (argmax, or ``>= threshold`` for multi-label)
+        from the selected teachers' combination, as ``annotate --hard`` writes.
 
     Everything is checked on the first call, which ``spacy train`` makes while
     initializing, so bad data stops training before the first update.
@@ -99,6 +109,12 @@ def create_distillation_corpus(
             docs = _read(shard, nlp)
             if first:
                 _check_pseudo(shard, docs, label_set, multi_label)
+            if teachers is not None or hard:
+                for i, doc in enumerate(docs):
+                    try:
+                        select_teachers(doc, teachers, hard=hard, threshold=threshold)
+                    except AnnotationError as e:
+                        raise DataError(shard, f"doc {i}: {e}") from None
             pseudo_docs.extend(docs)
         chosen = list(range(len(pseudo_docs)))
         if max_pseudo and max_pseudo < len(pseudo_docs):

@@ -96,6 +96,77 @@ def test_ensemble_is_the_weighted_mean_of_each_teacher(teachers, corpus, tmp_pat
     assert sum(saved["label_counts"].values()) == 100
 
 
+def test_docbin_input_is_annotated_as_docs_and_its_gold_labels_are_ignored(teachers, corpus, tmp_path):
+    """A DocBin's docs go to the teachers untokenized-again (like `spacy apply`); the
+    result equals annotating the same texts, and the input's own cats do not leak."""
+    from_text = annotate(teachers, corpus / "pool.txt", tmp_path / "txt", shard_size=40, progress=False)
+    from_bin = annotate(teachers, corpus / "test.spacy", tmp_path / "bin", shard_size=40, progress=False)
+    assert from_text.n_written == from_bin.n_written == 100
+    a = [d for shard in iter_shards(tmp_path / "txt") for d in load_docs(shard)]
+    b = [d for shard in iter_shards(tmp_path / "bin") for d in load_docs(shard)]
+    gold = load_docs(corpus / "test.spacy")
+    assert [d.text for d in a] == [d.text for d in b] == [d.text for d in gold]
+    labels = sorted(a[0].cats)
+    numpy.testing.assert_allclose(
+        [[d.cats[k] for k in labels] for d in b], [[d.cats[k] for k in labels] for d in a], atol=1e-7
+    )
+    # soft probabilities, not the input's 0/1 gold labels
+    assert all(0.0 < d.cats[k] < 1.0 for d in b for k in labels)
+    assert set(b[0].user_data) == set(a[0].user_data)
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".spacy"])
+def test_blank_texts_are_skipped_and_counted(teachers, tmp_path, suffix):
+    texts = ["", "   ", "a post about hockey and the playoffs", " \t ", "the new graphics card driver"]
+    path = tmp_path / f"in{suffix}"
+    if suffix == ".txt":
+        path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    else:
+        nlp = spacy.blank("en")
+        DocBin(docs=[nlp.make_doc(t) for t in texts]).to_disk(path)
+    summary = annotate(teachers[:1], path, tmp_path / "out", progress=False)
+    assert (summary.n_input, summary.n_empty_skipped, summary.n_written) == (5, 3, 2)
+    docs = [d for shard in iter_shards(tmp_path / "out") for d in load_docs(shard)]
+    assert [d.text for d in docs] == [texts[2], texts[4]]
+    assert [d.user_data["spacy_kd_id"] for d in docs] == [2, 4]
+
+
+def test_one_ensemble_run_serves_each_teachers_student(teachers, corpus, tmp_path):
+    """select_teachers on the ensemble's shards gives exactly what annotate writes
+    for one teacher alone, soft and --hard; the reader applies it per config."""
+    from spacy_kd.training.annotations import select_teachers
+    from spacy_kd.training.corpus import create_distillation_corpus
+
+    both = tmp_path / "both"
+    annotate(teachers, corpus / "pool.txt", both, weights=[1, 3], progress=False)
+    alone = annotate(teachers[1:], corpus / "pool.txt", tmp_path / "bi", progress=False)
+    alone_hard = annotate(teachers[1:], corpus / "pool.txt", tmp_path / "bi_hard", hard=True, progress=False)
+    assert alone.teachers == alone_hard.teachers == ["bi"]
+    want = [d for s in iter_shards(tmp_path / "bi") for d in load_docs(s)]
+    want_hard = [d for s in iter_shards(tmp_path / "bi_hard") for d in load_docs(s)]
+    got = [select_teachers(d, ["bi"]) for s in iter_shards(both) for d in load_docs(s)]
+    got_hard = [select_teachers(d, ["bi"], hard=True) for s in iter_shards(both) for d in load_docs(s)]
+    labels = sorted(want[0].cats)
+    for a, b in ((got, want), (got_hard, want_hard)):
+        numpy.testing.assert_allclose(
+            [[d.cats[k] for k in labels] for d in a], [[d.cats[k] for k in labels] for d in b], atol=1e-7
+        )
+        for d, e in zip(a, b):
+            r, q = d.user_data["spacy_kd"], e.user_data["spacy_kd"]
+            assert (list(r["teachers"]), r["hard"]) == (list(q["teachers"]), q["hard"])
+            assert list(r["weights"]) == pytest.approx(list(q["weights"]))
+            assert list(r["probs"]["bi"]) == pytest.approx(list(q["probs"]["bi"]))
+    assert list(got[0].user_data["spacy_kd"]["teachers"]) == ["bi"]
+    assert sorted(set(v for d in got_hard for v in d.cats.values())) == [0.0, 1.0]
+    # the student's reader does the same, per its config
+    nlp = spacy.blank("en")
+    read = create_distillation_corpus(corpus / "train.spacy", both, teachers=["bi"], hard=True, shuffle=False)
+    pseudo = [eg.reference for eg in read(nlp) if "spacy_kd" in eg.reference.user_data]
+    assert [d.cats for d in pseudo] == [d.cats for d in want_hard]
+    with pytest.raises(DataError, match=r"shard-00000.spacy.*teachers \['elmo'\] are not in the record"):
+        list(create_distillation_corpus(corpus / "train.spacy", both, teachers=["elmo"])(nlp))
+
+
 def test_hard_labels_and_min_confidence(teachers, corpus, tmp_path):
     hard = annotate(teachers[:1], corpus / "test.spacy", tmp_path / "hard", hard=True, progress=False)
     docs = [d for s in iter_shards(tmp_path / "hard") for d in load_docs(s)]
