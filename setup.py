@@ -23,6 +23,9 @@ ENTRY_POINTS = {
     "spacy_loggers": [
         "spacy-kd.ConsoleLogger.v1 = spacy_kd.training.loggers:create_console_logger",
     ],
+    "spacy_span_getters": [
+        "spacy-kd.strided_spans.v1 = spacy_kd.models.spans:configure_capped_strided_spans",
+    ],
     "thinc_schedules": [
         "spacy-kd.linear.v1 = spacy_kd.training.callbacks:linear_schedule",
     ],
