@@ -4,6 +4,12 @@ A frozen encoder's output for a text never changes, so ``spacy-kd.FrozenCached.v
 runs it once per distinct text and serves every later epoch (and every dev
 evaluation) from memory; gradients stop at this layer, so the encoder's weights are
 never updated. The cache is per process and is not saved with the pipeline.
+
+The cache is on only in a process that trains the model: it starts with the first
+training update (``begin_update``), which ``spacy train`` makes before its first dev
+evaluation. A pipeline loaded to predict (an app, ``annotate``, ``spacy apply``,
+``spacy_kd evaluate``) encodes every doc it is given and keeps nothing, so its
+speed and memory are those of the real encoder, not of a lookup table.
 """
 
 from typing import Callable, Dict, List, Tuple
@@ -59,6 +65,7 @@ def disable_feature_caches(model: Model) -> int:
     for node in model.walk():
         if node.name == "frozen_cached":
             node.attrs["max_entries"] = 0
+            node.attrs["training"] = False
             cache = cache_of(node)
             if cache is not None:
                 cache.clear()
@@ -67,7 +74,9 @@ def disable_feature_caches(model: Model) -> int:
 
 
 def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[Floats2d, Callable]:
-    if model.attrs["max_entries"] <= 0:
+    if is_train:
+        model.attrs["training"] = True
+    if model.attrs["max_entries"] <= 0 or not model.attrs.get("training", False):
         out = model.layers[0].predict(docs)
         return out, lambda dY: []
     cache = cache_of(model)

@@ -80,13 +80,20 @@ def test_frozen_cache_encodes_each_text_once_and_stops_gradients():
     model = chain(build_frozen_cached(encoder), Linear(nO=2))
     docs = make_docs(TEXTS[:3] + [TEXTS[0]])
     model.initialize(X=docs[:1], Y=model.ops.alloc2f(1, 2))
-    calls_after_init = encoder.attrs["calls"]
-    first = model.predict(docs)
-    assert encoder.attrs["calls"] - calls_after_init == 2  # 3 distinct texts, 1 cached
+    calls = encoder.attrs["calls"]
+    # a model that is not being trained (a loaded pipeline predicting) caches nothing
+    before = model.predict(docs)
+    assert encoder.attrs["calls"] - calls == 4
+    assert len(cache_of(model.layers[0])) == 0
+    # training switches the cache on: 3 distinct texts, 1 repeated
+    calls = encoder.attrs["calls"]
     Y, backprop = model.begin_update(docs)
     backprop(model.ops.alloc2f(4, 2) + 1.0)
-    assert encoder.attrs["calls"] - calls_after_init == 2
-    numpy.testing.assert_array_equal(first, Y)
+    assert encoder.attrs["calls"] - calls == 3
+    after = model.predict(docs)  # a dev evaluation during training: all cached
+    assert encoder.attrs["calls"] - calls == 3
+    numpy.testing.assert_array_equal(before, Y)
+    numpy.testing.assert_array_equal(after, Y)
     assert len(cache_of(model.layers[0])) == 3
 
 
@@ -95,7 +102,7 @@ def test_disabled_cache_encodes_every_doc_and_keeps_nothing():
     model = chain(build_frozen_cached(encoder), Linear(nO=2))
     docs = make_docs(TEXTS[:3] + [TEXTS[0]])
     model.initialize(X=docs[:1], Y=model.ops.alloc2f(1, 2))
-    cached = model.predict(docs)
+    cached, _ = model.begin_update(docs)
     assert len(cache_of(model.layers[0])) == 3
     assert disable_feature_caches(model) == 1
     assert len(cache_of(model.layers[0])) == 0
