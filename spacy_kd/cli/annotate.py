@@ -86,6 +86,9 @@ def score_pseudo_cli(
     with user_errors():
         scores = score_pseudo_labels(annotated_dir, gold, threshold=threshold)
     for name, acc in scores["accuracy"].items():
-        msg.info(f"{name}: accuracy {acc:.4f}, micro-F1 {scores['micro_f1'][name]:.4f}")
+        msg.info(
+            f"{name}: accuracy {acc:.4f}, micro-F1 {scores['micro_f1'][name]:.4f}, "
+            f"macro-F1 {scores['macro_f1'][name]:.4f}"
+        )
     msg.good(f"Scored {scores['n_docs']} pseudo-labelled docs ({scores['n_unmatched']} unmatched)")
     write_summary(scores, output)

@@ -17,17 +17,25 @@ def score_pseudo_labels(
     """Accuracy of the combined pseudo-labels (and of each teacher's) against gold.
 
     Docs are matched by ``doc.user_data["spacy_kd_id"]`` (set by ``data split`` and
-    kept by ``annotate``). Exclusive: argmax accuracy. Multi-label: exact-match
-    accuracy of the label sets at ``threshold``, and micro-F1.
+    kept by ``annotate``); if the gold file's docs carry no ids at all, by position,
+    which is what ``annotate`` numbers such docs by (so annotating a labelled test
+    file and scoring against that same file scores the teachers on it). Exclusive:
+    argmax accuracy. Multi-label: exact-match accuracy of the label sets at
+    ``threshold``. Both: micro-F1 and macro-F1 (the mean of per-label F, as spaCy's
+    scorer computes ``cats_macro_f``).
     """
     shards = iter_shards(annotated_dir)
     if not shards:
         raise DataError(annotated_dir, "no shard-*.spacy files: not an annotate output folder")
-    gold = {}
-    for doc in read_docbin(gold_path):
-        if ID_KEY not in doc.user_data:
-            raise DataError(gold_path, f"docs carry no '{ID_KEY}': use the pool_gold.spacy of `data split`")
-        gold[doc.user_data[ID_KEY]] = doc.cats
+    gold_docs = read_docbin(gold_path)
+    with_ids = sum(ID_KEY in doc.user_data for doc in gold_docs)
+    if 0 < with_ids < len(gold_docs):
+        raise DataError(
+            gold_path, f"{len(gold_docs) - with_ids} of {len(gold_docs)} docs carry no '{ID_KEY}': "
+            "use the pool_gold.spacy of `data split`, or a file without any ids"
+        )  # fmt: skip
+    gold = {doc.user_data.get(ID_KEY, i): doc.cats for i, doc in enumerate(gold_docs)}
+    per_label: Dict[str, numpy.ndarray] = {}
     hits: Dict[str, int] = {}
     tp: Dict[str, float] = {}
     fp: Dict[str, float] = {}
@@ -54,11 +62,19 @@ def score_pseudo_labels(
                 tp[name] = tp.get(name, 0) + float((pred & truth).sum())
                 fp[name] = fp.get(name, 0) + float((pred & ~truth).sum())
                 fn[name] = fn.get(name, 0) + float((~pred & truth).sum())
+                counts = numpy.stack([pred & truth, pred & ~truth, ~pred & truth]).astype(float)
+                per_label[name] = per_label.get(name, 0) + counts
     if n == 0:
         raise DataError(gold_path, f"none of the annotated docs' ids are in this file ({missing} unmatched)")
-    result: Dict[str, Any] = {"n_docs": n, "n_unmatched": missing, "accuracy": {}, "micro_f1": {}}
+    result: Dict[str, Any] = {
+        "n_docs": n, "n_unmatched": missing, "accuracy": {}, "micro_f1": {}, "macro_f1": {},
+    }  # fmt: skip
     for name in hits:
         result["accuracy"][name] = hits[name] / n
         denom = 2 * tp[name] + fp[name] + fn[name]
         result["micro_f1"][name] = 2 * tp[name] / denom if denom else 0.0
+        ltp, lfp, lfn = per_label[name]
+        ldenom = 2 * ltp + lfp + lfn
+        f = numpy.divide(2 * ltp, ldenom, out=numpy.zeros_like(ltp), where=ldenom > 0)
+        result["macro_f1"][name] = float(f.mean())
     return result

@@ -313,3 +313,22 @@ def test_score_pseudo_labels_against_the_pool_gold(teachers, corpus, tmp_path):
     result = CliRunner().invoke(app, ["score-pseudo", str(out), str(tmp_path / "split" / "pool_gold.spacy")])
     assert result.exit_code == 0, result.output
     assert "combined: accuracy" in result.output
+
+
+def test_score_pseudo_on_a_labelled_file_without_ids_is_spacys_macro_f(teachers, corpus, tmp_path):
+    """Annotating a labelled test file and scoring against it (matched by position)
+    gives each teacher's test scores: macro-F1 equal to spaCy's cats_macro_f."""
+    from spacy_kd.training.pseudo_quality import score_pseudo_labels
+
+    test = corpus / "test.spacy"
+    assert not any("spacy_kd_id" in d.user_data for d in load_docs(test))
+    annotate(teachers, test, tmp_path / "out", weights=[1, 1], shard_size=30, progress=False)
+    scores = score_pseudo_labels(tmp_path / "out", test)
+    assert scores["n_docs"] == 100 and scores["n_unmatched"] == 0
+    for name, path in zip(["uni", "bi"], teachers):
+        nlp = spacy.load(path)
+        examples = [Example(nlp.make_doc(d.text), d) for d in load_docs(test)]
+        spacy_scores = nlp.evaluate(examples)
+        assert scores["macro_f1"][name] == pytest.approx(spacy_scores["cats_macro_f"], abs=1e-9)
+        assert scores["micro_f1"][name] == pytest.approx(spacy_scores["cats_micro_f"], abs=1e-9)
+    assert 0.0 < scores["macro_f1"]["combined"] <= 1.0
