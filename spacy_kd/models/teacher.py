@@ -32,19 +32,32 @@ def build_teacher_classifier(
     exclusive_classes: bool = True,
     dropout: float = 0.0,
     sparse_length: int = 2**18,
+    features_scale: float = 1.0,
     nO: Optional[int] = None,
 ) -> Model[List[Doc], Floats2d]:
     """Linear head over [contextual features ; TF-IDF n-grams].
 
     features: a doc encoder returning one vector per doc (e.g. FrozenTransformerFeatures).
     tfidf: a ``spacy-kd.TfidfNgrams.v1`` layer, read by a sparse linear layer.
+    features_scale: multiplies the features before their linear layer. Under Adam
+        (steps of about the learning rate whatever the gradient's size) this sets how
+        fast the dense branch's logits move against the sparse branch's: below 1,
+        weak contextual features cannot memorise the training set before the
+        TF-IDF evidence is learnt.
     """
+    if not features_scale > 0:
+        raise ValueError(f"features_scale must be > 0, got {features_scale}")
     if features is None and tfidf is None:
         raise ValueError("TeacherClassifier needs features, tfidf or both")
     branches = []
     if features is not None:
         dense = Linear(nO=nO)
-        branch = chain(features, Dropout(dropout), dense) if dropout else chain(features, dense)
+        layers = [features]
+        if features_scale != 1.0:
+            layers.append(build_scale(features_scale))
+        if dropout:
+            layers.append(Dropout(dropout))
+        branch = chain(*layers, dense)
         branches.append(branch)
     if tfidf is not None:
         branches.append(chain(tfidf, SparseLinear_v2(nO=nO, length=sparse_length)))
@@ -57,6 +70,15 @@ def build_teacher_classifier(
     if tfidf is not None:
         model.set_ref("tfidf", tfidf)
     return model
+
+
+def build_scale(factor: float) -> Model[Floats2d, Floats2d]:
+    """Multiply by a constant (no parameters)."""
+
+    def forward(model: Model, X: Floats2d, is_train: bool):
+        return X * factor, lambda dY: dY * factor
+
+    return Model("scale", forward, attrs={"factor": factor})
 
 
 def build_frozen_transformer_features(
