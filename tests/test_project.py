@@ -34,6 +34,7 @@ VARS = {
     "n_dev": 40,
     "n_pool": 0,
     "test_sample": 0,
+    "elmo_preset": "tiny",
     "elmo_max_tokens": 2000,
     "teacher_steps": 6,
     "student_steps": 6,
