@@ -19,9 +19,11 @@ from spacy.tokens import Doc
 from thinc.api import Model
 from thinc.types import Floats2d
 
-from ._state import dict_state
+from ._state import ModelState, dict_state
 
 _CACHES = dict_state()
+# whether this process has trained the model; transient (thinc saves model.attrs)
+_TRAINING = ModelState(lambda: {"on": False})
 
 
 def build_frozen_cached(
@@ -65,7 +67,7 @@ def disable_feature_caches(model: Model) -> int:
     for node in model.walk():
         if node.name == "frozen_cached":
             node.attrs["max_entries"] = 0
-            node.attrs["training"] = False
+            _TRAINING.get(node.id)["on"] = False
             cache = cache_of(node)
             if cache is not None:
                 cache.clear()
@@ -74,9 +76,10 @@ def disable_feature_caches(model: Model) -> int:
 
 
 def _forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[Floats2d, Callable]:
+    training = _TRAINING.get(model.id)
     if is_train:
-        model.attrs["training"] = True
-    if model.attrs["max_entries"] <= 0 or not model.attrs.get("training", False):
+        training["on"] = True
+    if model.attrs["max_entries"] <= 0 or not training["on"]:
         out = model.layers[0].predict(docs)
         return out, lambda dY: []
     cache = cache_of(model)

@@ -97,6 +97,24 @@ def test_frozen_cache_encodes_each_text_once_and_stops_gradients():
     assert len(cache_of(model.layers[0])) == 3
 
 
+def test_a_saved_and_loaded_model_does_not_cache():
+    """Training switches the cache on in this process only: it is not saved."""
+    encoder = counting_encoder()
+    model = chain(build_frozen_cached(encoder), Linear(nO=2))
+    docs = make_docs(TEXTS[:3])
+    model.initialize(X=docs[:1], Y=model.ops.alloc2f(1, 2))
+    model.begin_update(docs)
+    assert len(cache_of(model.layers[0])) == 3
+    loaded = chain(build_frozen_cached(counting_encoder()), Linear(nO=2))
+    loaded.initialize(X=docs[:1], Y=loaded.ops.alloc2f(1, 2))
+    loaded.from_bytes(model.to_bytes())
+    calls = loaded.layers[0].layers[0].attrs["calls"]
+    for _ in range(2):
+        numpy.testing.assert_allclose(loaded.predict(docs), model.predict(docs))
+    assert loaded.layers[0].layers[0].attrs["calls"] - calls == 6
+    assert len(cache_of(loaded.layers[0])) == 0
+
+
 def test_disabled_cache_encodes_every_doc_and_keeps_nothing():
     encoder = counting_encoder()
     model = chain(build_frozen_cached(encoder), Linear(nO=2))
