@@ -34,7 +34,9 @@ def build_frozen_cached(
     max_entries: cache size bound (training sets and dev sets fit; a large corpus
     being annotated does not need the cache); past it, new texts are encoded but
     not stored. 0 turns the cache off: every doc is encoded, nothing is hashed or
-    kept (``disable_feature_caches``; what ``annotate`` does, as it sees each text once).
+    kept. Only a process that trains the model fills the cache: a loaded pipeline
+    (``annotate``, ``evaluate``, an app) encodes every doc. ``disable_feature_caches``
+    turns the caches off in a model trained in this process.
     """
     return Model(
         "frozen_cached",

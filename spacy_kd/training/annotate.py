@@ -28,7 +28,6 @@ from spacy.vocab import Vocab
 from ..data.records import read_records
 from ..data.split import ID_KEY, read_docbin
 from ..errors import DataError
-from ..models.frozen import disable_feature_caches
 from ..util import write_bytes_atomic, write_json_atomic
 from .annotations import hard_labels, mark_pseudo
 
@@ -91,11 +90,8 @@ def load_teachers(paths: Sequence[Union[str, Path]]) -> List[Teacher]:
             raise DataError(path, "not a spaCy pipeline folder (no config.cfg / meta.json)")
         nlp = spacy.load(path)
         component, labels, multi_label = find_textcat(nlp, str(path))
-        # every text is seen once here: a frozen encoder's feature cache only costs
-        # hashing and memory
-        for _, pipe in nlp.pipeline:
-            if hasattr(pipe, "model"):
-                disable_feature_caches(pipe.model)
+        # no feature caches to turn off: a frozen encoder caches only in the process
+        # that trained it (spacy_kd.models.frozen), never in a loaded pipeline
         name = teacher_name(path)
         if any(t.name == name for t in teachers):
             name = f"{name}-{len(teachers)}"
