@@ -4,7 +4,7 @@
         --gold corpus/split/labelled.spacy --dev corpus/split/dev.spacy \\
         --pseudo training/pseudo --teachers teacher_elmo,teacher_bert,ensemble \\
         --targets hard,soft --caps 3000,5000,0 [--temperature 1 --alpha 0.5] \\
-        [-- extra `spacy train` overrides]
+        [--jobs 2 --threads 2] [-- extra `spacy train` overrides]
 
 Every student is ``python -m spacy train configs/student_cnn.cfg`` on the gold docs
 plus the shards of ONE ``annotate`` run with all the teachers: ``--distillation.teachers``
@@ -15,15 +15,26 @@ subsets of larger ones). Students go to OUT/student_<teacher>_<target>_<cap>; a
 student whose training finished (a ``training.json`` beside its model) is not
 trained again, one whose training was cut off is redone. OUT/students.json lists
 them all, for the report.
+
+``--jobs N`` trains N students at once, each with ``--threads`` // N threads (OMP,
+MKL, OpenBLAS and torch variables) and its output in OUT/logs/<student>.log: a
+student's training is mostly single-threaded, so on 2 cores two at once take about
+half the time of one after the other.
 """
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Dict, List, Optional
+
+from spacy_kd.evaluation.measure import worker_env
 
 REPO = Path(__file__).resolve().parent.parent
 ENSEMBLE = "ensemble"
@@ -55,6 +66,8 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=None)
     parser.add_argument("--alpha", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=1, help="students trained at once")
+    parser.add_argument("--threads", type=int, default=0, help="threads in all, shared by the jobs (0: leave the environment's)")
     args = parser.parse_args(argv)
     targets = split_list(args.targets)
     bad = sorted(set(targets) - {"hard", "soft"})
@@ -70,9 +83,19 @@ def main() -> None:
     if not teachers:
         sys.exit("--teachers: give at least one")
 
+    if args.jobs < 1:
+        sys.exit(f"--jobs: at least 1, got {args.jobs}")
+    if args.threads < 0:
+        sys.exit(f"--threads: at least 0, got {args.threads}")
+    # each job's share of the threads; None: leave the environment's thread settings
+    threads = None
+    if args.threads or args.jobs > 1:
+        threads = max(1, (args.threads or os.cpu_count() or 1) // args.jobs)
+
     out: Path = args.output_dir
     out.mkdir(parents=True, exist_ok=True)
-    listing = []
+    listing: List[Dict] = []
+    pending = []
     for teacher in teachers:
         for target in targets:
             for cap in caps:
@@ -97,17 +120,43 @@ def main() -> None:
                     print(f"{name}: already trained", flush=True)
                     listing.append(json.loads(done.read_text()))
                     continue
-                shutil.rmtree(folder, ignore_errors=True)  # a cut-off or different run
-                cmd = [sys.executable, "-m", "spacy", "train", args.config, "--output", str(folder), *overrides]
-                print("+ " + " ".join(cmd), flush=True)
-                start = time.perf_counter()
-                rc = subprocess.call(cmd)
-                if rc != 0:
-                    sys.exit(f"{name}: spacy train failed (exit {rc})")
-                entry["seconds"] = round(time.perf_counter() - start, 1)
-                done.write_text(json.dumps(entry, indent=2), encoding="utf-8")
-                print(f"{name}: trained in {entry['seconds']:.0f} s", flush=True)
                 listing.append(entry)
+                pending.append(entry)
+
+    log_dir = out / "logs" if args.jobs > 1 else None
+    failed = threading.Event()
+
+    def train(entry: Dict) -> Optional[str]:
+        if failed.is_set():  # do not start more students after a failure
+            return None
+        folder = Path(entry["path"]).parent
+        shutil.rmtree(folder, ignore_errors=True)  # a cut-off or different run
+        cmd = [sys.executable, "-m", "spacy", "train", args.config, "--output", str(folder), *entry["overrides"]]
+        env = worker_env(threads) if threads else None
+        print("+ " + " ".join(cmd), flush=True)
+        start = time.perf_counter()
+        if log_dir is None:
+            rc = subprocess.call(cmd, env=env)
+        else:
+            log_dir.mkdir(exist_ok=True)
+            log = log_dir / f"{entry['name']}.log"
+            with log.open("w", encoding="utf-8") as f:
+                rc = subprocess.call(cmd, env=env, stdout=f, stderr=subprocess.STDOUT)
+            if rc != 0:
+                tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-30:]
+                print("\n".join(tail), flush=True)
+        if rc != 0:
+            failed.set()
+            return f"{entry['name']}: spacy train failed (exit {rc})" + (f", log {log}" if log_dir else "")
+        entry["seconds"] = round(time.perf_counter() - start, 1)
+        (folder / "training.json").write_text(json.dumps(entry, indent=2), encoding="utf-8")
+        print(f"{entry['name']}: trained in {entry['seconds']:.0f} s", flush=True)
+        return None
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        errors = [e for e in pool.map(train, pending) if e]
+    if errors:
+        sys.exit("; ".join(errors))
     tmp = out / ".students.json.tmp"
     tmp.write_text(json.dumps(listing, indent=2), encoding="utf-8")
     tmp.replace(out / "students.json")

@@ -42,6 +42,7 @@ VARS = {
     "student_caps": "30,0",
     "speed_docs": 8,
     "threads": 1,
+    "student_jobs": 2,  # two students at once, one thread each
 }
 
 
