@@ -6,11 +6,14 @@ single-thread docs/s on 1,000 test docs (best of several passes, with the
 tokenizer-only speed as a reference measured in the same process).
 
 Usage:
-    python scripts/compare_architectures.py train NAME [NAME ...] [--out /tmp/arch_runs]
-    python scripts/compare_architectures.py evaluate NAME [NAME ...] [--out /tmp/arch_runs]
-    python scripts/compare_architectures.py speed NAME [NAME ...] [--out /tmp/arch_runs]
-    python scripts/compare_architectures.py table [--out /tmp/arch_runs]
+    python scripts/compare_architectures.py train NAME [NAME ...] [--out arch_runs]
+    python scripts/compare_architectures.py evaluate NAME [NAME ...] [--out arch_runs]
+    python scripts/compare_architectures.py speed NAME [NAME ...] [--out arch_runs]
+    python scripts/compare_architectures.py table [--out arch_runs]
     python scripts/compare_architectures.py list
+
+The data default to the project's layout (`training/benchmark/split/labelled.spacy`,
+`.../dev.spacy`, `corpus/test.spacy`); --train, --dev and --test take others.
 
 Set OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS=1 for the speed pass.
 """
@@ -26,12 +29,11 @@ from typing import Dict, List
 
 import numpy
 
-TRAIN = "/tmp/c20/split/labelled.spacy"
-DEV = "/tmp/c20/split/dev.spacy"
-TEST = "/tmp/c20/test.spacy"
+TRAIN = "training/benchmark/split/labelled.spacy"
+DEV = "training/benchmark/split/dev.spacy"
+TEST = "corpus/test.spacy"
 
-BOW = """
-[components.textcat.model]
+BOW_LAYER = """
 @architectures = "spacy.TextCatBOW.v3"
 exclusive_classes = true
 length = 262144
@@ -39,15 +41,8 @@ ngram_size = {ngram}
 no_output_layer = false
 """
 
-REDUCE = """
-[components.textcat.model]
-@architectures = "spacy.TextCatReduce.v1"
-exclusive_classes = true
-use_reduce_first = false
-use_reduce_last = false
-use_reduce_max = {use_max}
-use_reduce_mean = true
-
+# spaCy's CNN tok2vec: hash embeddings, then `depth` maxout window layers
+TOK2VEC_LAYER = """
 [components.textcat.model.tok2vec]
 @architectures = "spacy.Tok2Vec.v2"
 
@@ -65,6 +60,18 @@ window_size = 1
 maxout_pieces = 3
 depth = {depth}
 """
+
+BOW = "[components.textcat.model]" + BOW_LAYER
+
+REDUCE = """
+[components.textcat.model]
+@architectures = "spacy.TextCatReduce.v1"
+exclusive_classes = true
+use_reduce_first = false
+use_reduce_last = false
+use_reduce_max = {use_max}
+use_reduce_mean = true
+""" + TOK2VEC_LAYER
 
 EMBED_ONLY = """
 [components.textcat.model]
@@ -83,35 +90,16 @@ rows = {rows}
 include_static_vectors = false
 """
 
-ENSEMBLE = """
+ENSEMBLE = (
+    """
 [components.textcat.model]
 @architectures = "spacy.TextCatEnsemble.v2"
 nO = null
 
-[components.textcat.model.linear_model]
-@architectures = "spacy.TextCatBOW.v3"
-exclusive_classes = true
-length = 262144
-ngram_size = {ngram}
-no_output_layer = false
-
-[components.textcat.model.tok2vec]
-@architectures = "spacy.Tok2Vec.v2"
-
-[components.textcat.model.tok2vec.embed]
-@architectures = "spacy.MultiHashEmbed.v2"
-width = {width}
-attrs = {attrs}
-rows = {rows}
-include_static_vectors = false
-
-[components.textcat.model.tok2vec.encode]
-@architectures = "spacy.MaxoutWindowEncoder.v2"
-width = {width}
-window_size = 1
-maxout_pieces = 3
-depth = {depth}
-"""
+[components.textcat.model.linear_model]"""
+    + BOW_LAYER
+    + TOK2VEC_LAYER
+)
 
 ATTRS4 = '["NORM", "PREFIX", "SUFFIX", "SHAPE"]'
 ROWS4 = "[5000, 1000, 2500, 2500]"
@@ -244,7 +232,9 @@ def config_text(name: str, max_steps: int, learn_rate: float) -> str:
     )
 
 
-def train(names: List[str], out: Path, max_steps: int, learn_rate: float) -> None:
+def train(
+    names: List[str], out: Path, max_steps: int, learn_rate: float, train_path: str, dev_path: str
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name in names:
         cfg = out / f"{name}.cfg"
@@ -269,9 +259,9 @@ def train(names: List[str], out: Path, max_steps: int, learn_rate: float) -> Non
             "-o",
             str(out / name),
             "--paths.train",
-            TRAIN,
+            train_path,
             "--paths.dev",
-            DEV,
+            dev_path,
         ]
         start = time.time()
         with open(log, "w", encoding="utf-8") as f:
@@ -295,13 +285,13 @@ def macro_f1(gold: numpy.ndarray, pred: numpy.ndarray, n: int) -> float:
     return float(numpy.mean(f1s))
 
 
-def evaluate(names: List[str], out: Path) -> None:
+def evaluate(names: List[str], out: Path, test_path: str) -> None:
     import spacy
     from spacy.tokens import DocBin
 
     for name in names:
         nlp = spacy.load(out / name / "model-best")
-        docs = list(DocBin().from_disk(TEST).get_docs(nlp.vocab))
+        docs = list(DocBin().from_disk(test_path).get_docs(nlp.vocab))
         labels = list(nlp.get_pipe("textcat").labels)
         gold = numpy.array([labels.index(max(d.cats, key=d.cats.get)) for d in docs])
         start = time.time()
@@ -322,13 +312,15 @@ def evaluate(names: List[str], out: Path) -> None:
         print(json.dumps(result), flush=True)
 
 
-def speed(names: List[str], out: Path, n_docs: int, repeats: int) -> None:
+def speed(
+    names: List[str], out: Path, n_docs: int, repeats: int, test_path: str, train_path: str
+) -> None:
     import spacy
     from spacy.tokens import DocBin
 
     blank = spacy.blank("en")
-    texts = [d.text for d in DocBin().from_disk(TEST).get_docs(blank.vocab)][:n_docs]
-    pipelines = {name: _load_or_init(name, out) for name in names}
+    texts = [d.text for d in DocBin().from_disk(test_path).get_docs(blank.vocab)][:n_docs]
+    pipelines = {name: _load_or_init(name, out, train_path) for name in names}
     best: Dict[str, float] = {}
     # Interleave the passes so that a busy moment on the machine hits every model.
     for _ in range(repeats):
@@ -360,7 +352,7 @@ def speed(names: List[str], out: Path, n_docs: int, repeats: int) -> None:
     print(json.dumps(result, indent=2), flush=True)
 
 
-def _load_or_init(name: str, out: Path):
+def _load_or_init(name: str, out: Path, train_path: str):
     """The trained model-best, or (speed does not depend on the weights) the
     candidate built from its config and initialized on 100 training docs."""
     import spacy
@@ -372,10 +364,8 @@ def _load_or_init(name: str, out: Path):
     if trained.exists():
         return spacy.load(trained)
     config = Config().from_str(config_text(name, 1, 0.001))
-    config["paths"]["train"] = TRAIN
-    config["paths"]["dev"] = DEV
     nlp = spacy.util.load_model_from_config(config, auto_fill=True)
-    docs = list(DocBin().from_disk(TRAIN).get_docs(nlp.vocab))[:100]
+    docs = list(DocBin().from_disk(train_path).get_docs(nlp.vocab))[:100]
     nlp.initialize(lambda: [Example(nlp.make_doc(d.text), d) for d in docs])
     return nlp
 
@@ -410,7 +400,10 @@ def main() -> None:
         "action", choices=["train", "evaluate", "speed", "table", "list"]
     )
     parser.add_argument("names", nargs="*")
-    parser.add_argument("--out", type=Path, default=Path("/tmp/arch_runs"))
+    parser.add_argument("--out", type=Path, default=Path("arch_runs"))
+    parser.add_argument("--train", default=TRAIN, help="gold training DocBin")
+    parser.add_argument("--dev", default=DEV, help="dev DocBin")
+    parser.add_argument("--test", default=TEST, help="test DocBin")
     parser.add_argument("--max-steps", type=int, default=2000)
     parser.add_argument("--learn-rate", type=float, default=0.001)
     parser.add_argument("--n-docs", type=int, default=1000)
@@ -421,11 +414,11 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown candidates {unknown}; choose from {list(CANDIDATES)}")
     if args.action == "train":
-        train(names, args.out, args.max_steps, args.learn_rate)
+        train(names, args.out, args.max_steps, args.learn_rate, args.train, args.dev)
     elif args.action == "evaluate":
-        evaluate(names, args.out)
+        evaluate(names, args.out, args.test)
     elif args.action == "speed":
-        speed(names, args.out, args.n_docs, args.repeats)
+        speed(names, args.out, args.n_docs, args.repeats, args.test, args.train)
     elif args.action == "table":
         table(args.out)
     else:
