@@ -8,7 +8,6 @@ wall-clock bound).
 
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -18,11 +17,11 @@ import numpy as np
 import pytest
 import spacy
 from conftest import DATA_DIR, REPO_ROOT
+from helpers import train_bow_textcat
 from spacy.language import Language
 from spacy.scorer import Scorer
 from spacy.tokens import DocBin
 from spacy.training import Example
-from spacy.util import minibatch
 from spacy.vectors import Vectors
 from typer.testing import CliRunner
 
@@ -61,27 +60,10 @@ def _write_multilabel(src: Path, dst: Path) -> Path:
 def _train_textcat(
     train: Path, out: Path, *, multi_label: bool, epochs: int, seed: int = 0
 ) -> Path:
-    spacy.util.fix_random_seed(seed)
-    nlp = spacy.blank("en")
-    factory = "textcat_multilabel" if multi_label else "textcat"
-    model = {
-        "@architectures": "spacy.TextCatBOW.v3",
-        "exclusive_classes": not multi_label,
-        "ngram_size": 1,
-        "no_output_layer": False,
-        "length": 2**14,
-    }
-    nlp.add_pipe(factory, config={"model": model})
-    examples = list(create_textcat_corpus_reader(train)(nlp))
-    optimizer = nlp.initialize(lambda: examples)
-    rng = random.Random(seed)
-    for _ in range(epochs):
-        rng.shuffle(examples)
-        for batch in minibatch(examples, size=16):
-            nlp.update(batch, sgd=optimizer)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    nlp.to_disk(out)
-    return out
+    return train_bow_textcat(
+        create_textcat_corpus_reader(train), out, multi_label=multi_label, length=2**14,
+        epochs=epochs, batch_size=16, seed=seed,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """scripts/train_students.py: argument checks, and a failing student stops the grid."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy
 import pytest
 import spacy
+from helpers import train_bow_textcat
 from spacy.tokens import DocBin
 from spacy.training import Example
 from typer.testing import CliRunner
@@ -20,23 +21,11 @@ DATA = Path(__file__).parent.parent / "data"
 
 
 def train_teacher(path: Path, docs, *, ngram_size=1, multi_label=False, steps=6, seed=0):
-    """A small real teacher: spaCy's stock BOW textcat, a few updates on real docs."""
-    spacy.util.fix_random_seed(seed)
-    nlp = spacy.blank("en")
-    factory = "textcat_multilabel" if multi_label else "textcat"
-    model = {
-        "@architectures": "spacy.TextCatBOW.v3",
-        "exclusive_classes": not multi_label,
-        "ngram_size": ngram_size,
-        "no_output_layer": False,
-    }
-    nlp.add_pipe(factory, name="textcat", config={"model": model})
-    examples = [Example(nlp.make_doc(d.text), d) for d in docs]
-    nlp.initialize(lambda: examples)
-    for _ in range(steps):
-        nlp.update(examples)
-    nlp.to_disk(path)
-    return path
+    """A small real teacher: spaCy's stock BOW textcat, ``steps`` full-batch updates."""
+    return train_bow_textcat(
+        lambda nlp: [Example(nlp.make_doc(d.text), d) for d in docs], path, multi_label=multi_label,
+        ngram_size=ngram_size, epochs=steps, name="textcat", seed=seed,
+    )  # fmt: skip
 
 
 def load_docs(path):

@@ -1,0 +1,53 @@
+"""Helpers shared by the tests (importable: pytest puts tests/ on sys.path)."""
+
+import random
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+import spacy
+from spacy.language import Language
+from spacy.training import Example
+from spacy.util import minibatch
+
+
+def train_bow_textcat(
+    make_examples: Callable[[Language], Iterable[Example]],
+    out: Path,
+    *,
+    multi_label: bool = False,
+    ngram_size: int = 1,
+    length: Optional[int] = None,
+    epochs: int = 6,
+    batch_size: Optional[int] = None,
+    name: Optional[str] = None,
+    seed: int = 0,
+) -> Path:
+    """A small real classifier: spaCy's stock BOW textcat (or textcat_multilabel)
+    trained for ``epochs`` passes over ``make_examples(nlp)``, in minibatches of
+    ``batch_size`` shuffled each pass (None: one full-batch update per pass), saved
+    to ``out``."""
+    spacy.util.fix_random_seed(seed)
+    nlp = spacy.blank("en")
+    factory = "textcat_multilabel" if multi_label else "textcat"
+    model = {
+        "@architectures": "spacy.TextCatBOW.v3",
+        "exclusive_classes": not multi_label,
+        "ngram_size": ngram_size,
+        "no_output_layer": False,
+    }
+    if length is not None:
+        model["length"] = length
+    nlp.add_pipe(factory, name=name or factory, config={"model": model})
+    examples = list(make_examples(nlp))
+    optimizer = nlp.initialize(lambda: examples)
+    rng = random.Random(seed)
+    for _ in range(epochs):
+        if batch_size is None:
+            nlp.update(examples, sgd=optimizer)
+            continue
+        rng.shuffle(examples)
+        for batch in minibatch(examples, size=batch_size):
+            nlp.update(batch, sgd=optimizer)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    nlp.to_disk(out)
+    return Path(out)
