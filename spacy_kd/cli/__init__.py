@@ -10,6 +10,6 @@ app = typer.Typer(
 )
 
 # each module registers its commands on `app`
-from . import annotate, data, evaluate, pretrain_elmo  # noqa: E402,F401
+from spacy_kd.cli import annotate, data, evaluate, pretrain_elmo  # noqa: E402,F401
 
 __all__ = ["app"]

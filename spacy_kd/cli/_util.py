@@ -9,8 +9,8 @@ import srsly
 import typer
 from wasabi import msg
 
-from ..errors import DataError
-from ..util import write_json_atomic
+from spacy_kd.errors import DataError
+from spacy_kd.util import write_json_atomic
 
 
 @contextlib.contextmanager

@@ -6,9 +6,9 @@ from typing import List, Optional
 import typer
 from wasabi import msg
 
-from ..training.annotate import annotate
-from . import app
-from ._util import user_errors, write_summary
+from spacy_kd.annotate.run import annotate
+from spacy_kd.cli import app
+from spacy_kd.cli._util import user_errors, write_summary
 
 
 def _parse_weights(value: Optional[str]) -> Optional[List[float]]:
@@ -17,27 +17,42 @@ def _parse_weights(value: Optional[str]) -> Optional[List[float]]:
     try:
         return [float(x) for x in value.split(",") if x.strip()]
     except ValueError:
-        raise typer.BadParameter(f"--weights takes comma-separated numbers, got {value!r}") from None
+        raise typer.BadParameter(
+            f"--weights takes comma-separated numbers, got {value!r}"
+        ) from None
 
 
 @app.command("annotate")
 def annotate_cli(
     paths: List[Path] = typer.Argument(
-        ..., help="TEACHER [TEACHER ...] INPUT OUTPUT: teacher pipelines, input text, output folder"
+        ...,
+        help="TEACHER [TEACHER ...] INPUT OUTPUT: teacher pipelines, input text, output folder",
     ),
-    weights: Optional[str] = typer.Option(None, "--weights", help="Comma-separated weight per teacher"),
+    weights: Optional[str] = typer.Option(
+        None, "--weights", help="Comma-separated weight per teacher"
+    ),
     weights_from_dev: Optional[Path] = typer.Option(
-        None, "--weights-from-dev", help="Labelled dev data (.spacy/.jsonl) to fit the weights on"
+        None,
+        "--weights-from-dev",
+        help="Labelled dev data (.spacy/.jsonl) to fit the weights on",
     ),
-    hard: bool = typer.Option(False, "--hard", help="Write 0/1 labels instead of probabilities"),
-    threshold: float = typer.Option(0.5, "--threshold", help="Multi-label threshold for --hard"),
+    hard: bool = typer.Option(
+        False, "--hard", help="Write 0/1 labels instead of probabilities"
+    ),
+    threshold: float = typer.Option(
+        0.5, "--threshold", help="Multi-label threshold for --hard"
+    ),
     min_confidence: float = typer.Option(
         0.0, "--min-confidence", help="Drop docs whose confidence is below this"
     ),
-    limit: int = typer.Option(0, "--limit", help="Annotate at most this many input docs (0: all)"),
+    limit: int = typer.Option(
+        0, "--limit", help="Annotate at most this many input docs (0: all)"
+    ),
     batch_size: int = typer.Option(64, "--batch-size"),
     n_process: int = typer.Option(1, "--n-process"),
-    shard_size: int = typer.Option(1000, "--shard-size", help="Input docs per output shard"),
+    shard_size: int = typer.Option(
+        1000, "--shard-size", help="Input docs per output shard"
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
     """Run teachers over unlabelled text (JSONL, CSV, .txt, .spacy); write soft labels.
@@ -67,7 +82,9 @@ def annotate_cli(
         )
     if summary.n_empty_skipped:
         msg.warn(f"Skipped {summary.n_empty_skipped} empty texts")
-    weights_text = ", ".join(f"{n}={w:.2f}" for n, w in zip(summary.teachers, summary.weights))
+    weights_text = ", ".join(
+        f"{n}={w:.2f}" for n, w in zip(summary.teachers, summary.weights)
+    )
     msg.info(f"Teachers: {weights_text}; mean confidence {summary.mean_confidence:.3f}")
     for pair, rate in summary.teacher_agreement.items():
         msg.info(f"Agreement {pair.replace('|', ' vs ')}: {rate:.3f}")
@@ -76,12 +93,18 @@ def annotate_cli(
 @app.command("score-pseudo")
 def score_pseudo_cli(
     annotated_dir: Path = typer.Argument(..., help="An annotate output folder"),
-    gold: Path = typer.Argument(..., help="The same docs with their true labels (pool_gold.spacy)"),
-    threshold: float = typer.Option(0.5, "--threshold", help="Multi-label decision threshold"),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write the scores as JSON here"),
+    gold: Path = typer.Argument(
+        ..., help="The same docs with their true labels (pool_gold.spacy)"
+    ),
+    threshold: float = typer.Option(
+        0.5, "--threshold", help="Multi-label decision threshold"
+    ),
+    output: Optional[Path] = typer.Option(
+        None, "--output", help="Write the scores as JSON here"
+    ),
 ) -> None:
     """Accuracy of pseudo-labels (combined and per teacher) against the pool's true labels."""
-    from ..training.pseudo_quality import score_pseudo_labels
+    from spacy_kd.evaluation.pseudo_quality import score_pseudo_labels
 
     with user_errors():
         scores = score_pseudo_labels(annotated_dir, gold, threshold=threshold)
@@ -90,5 +113,7 @@ def score_pseudo_cli(
             f"{name}: accuracy {acc:.4f}, micro-F1 {scores['micro_f1'][name]:.4f}, "
             f"macro-F1 {scores['macro_f1'][name]:.4f}"
         )
-    msg.good(f"Scored {scores['n_docs']} pseudo-labelled docs ({scores['n_unmatched']} unmatched)")
+    msg.good(
+        f"Scored {scores['n_docs']} pseudo-labelled docs ({scores['n_unmatched']} unmatched)"
+    )
     write_summary(scores, output)

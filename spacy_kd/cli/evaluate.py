@@ -7,9 +7,9 @@ from typing import List, Optional
 import typer
 from wasabi import msg
 
-from ..util import atomic_open
-from . import app
-from ._util import user_errors
+from spacy_kd.cli import app
+from spacy_kd.cli._util import user_errors
+from spacy_kd.util import atomic_open
 
 
 def _progress(line: str) -> None:
@@ -86,9 +86,9 @@ def evaluate_cli(
     """Compare pipelines on a test set: micro/macro P, R, F, exact match, agreement with a
     reference, latency, throughput, peak memory and size on disk.
     """
-    from ..evaluation import evaluate
-    from ..evaluation.plot import plot_report, require_matplotlib
-    from ..evaluation.report import ACCURACY_METRICS
+    from spacy_kd.evaluation import evaluate
+    from spacy_kd.evaluation.plot import plot_report, require_matplotlib
+    from spacy_kd.evaluation.report import ACCURACY_METRICS
 
     name_list = None if names is None else [n.strip() for n in names.split(",")]
     if name_list is not None and len(name_list) != len(pipelines):

@@ -6,9 +6,9 @@ from typing import Any, Dict, List, Optional
 import typer
 from wasabi import msg
 
-from ..errors import DataError
-from . import app
-from ._util import user_errors, write_summary
+from spacy_kd.cli import app
+from spacy_kd.cli._util import user_errors, write_summary
+from spacy_kd.errors import DataError
 
 
 def _int_list(value: Optional[str], name: str) -> Optional[List[int]]:
@@ -146,7 +146,7 @@ def pretrain_elmo_cli(
     reports held-out perplexity (and a unigram model's) after every epoch, and
     checkpoints so that --resume continues an interrupted run.
     """
-    from ..training.pretrain_elmo import pretrain_elmo
+    from spacy_kd.elmo.pretrain import pretrain_elmo
 
     overrides: Dict[str, Any] = {
         "char_embed_dim": char_embed_dim,

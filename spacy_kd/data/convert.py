@@ -9,10 +9,10 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
-from ..errors import DataError
-from ..util import write_bytes_atomic
-from .labels import LabelSchema
-from .records import Record, read_records
+from spacy_kd.data.labels import LabelSchema
+from spacy_kd.data.records import Record, read_records
+from spacy_kd.errors import DataError
+from spacy_kd.util import write_bytes_atomic
 
 SUM_TOLERANCE = 1e-4
 
@@ -119,7 +119,9 @@ def records_to_docs(
 
     def flush() -> Iterable[Doc]:
         texts = [r.text for r in pending]
-        for record, doc in zip(pending, nlp.tokenizer.pipe(texts, batch_size=batch_size)):
+        for record, doc in zip(
+            pending, nlp.tokenizer.pipe(texts, batch_size=batch_size)
+        ):
             if record.is_labelled:
                 doc.cats = record_cats(record, schema.labels)
             yield doc
@@ -195,7 +197,9 @@ def convert(
     schema = infer_schema(records, input_path, held=held, multi_label=multi_label)
     labels_path = Path(labels_out) if labels_out else output_path.parent / "labels.json"
     write_schema = bool(schema.labels)
-    if write_schema and (held is None or labels_path.resolve() != Path(labels).resolve()):  # type: ignore[arg-type]
+    if write_schema and (
+        held is None or labels_path.resolve() != Path(labels).resolve()
+    ):  # type: ignore[arg-type]
         check_schema_file(labels_path, schema)
     nlp = spacy.blank(lang)
     n_docs = write_docbin(records_to_docs(nlp, records, schema), output_path)

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
-from ..errors import DataError
-from ..util import write_json_atomic
+from spacy_kd.errors import DataError
+from spacy_kd.util import write_json_atomic
 
 
 @dataclass(frozen=True)

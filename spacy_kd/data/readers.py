@@ -6,9 +6,9 @@ from typing import Callable, Iterable, Iterator, Optional
 from spacy.language import Language
 from spacy.training import Corpus, Example
 
-from .convert import drop_empty, infer_schema, records_to_docs
-from .labels import LabelSchema
-from .records import read_records
+from spacy_kd.data.convert import drop_empty, infer_schema, records_to_docs
+from spacy_kd.data.labels import LabelSchema
+from spacy_kd.data.records import read_records
 
 
 def create_textcat_corpus_reader(

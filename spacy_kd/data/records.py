@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Union
 
-from ..errors import DataError
+from spacy_kd.errors import DataError
 
 LABEL_KEYS = ("label", "labels", "cats")
 FORMATS = ("jsonl", "csv")
@@ -59,7 +59,8 @@ def detect_format(path: Union[str, Path], fmt: Optional[str] = None) -> str:
     if suffix in (".csv", ".tsv"):
         return "csv"
     raise DataError(
-        path, f"cannot tell the format from the extension {suffix!r}: use .jsonl or .csv"
+        path,
+        f"cannot tell the format from the extension {suffix!r}: use .jsonl or .csv",
     )
 
 
@@ -77,7 +78,9 @@ def read_records(path: Union[str, Path], fmt: Optional[str] = None) -> Iterator[
         yield from _read_csv(path)
 
 
-def _decode_error(path: Path, data: bytes, err: UnicodeDecodeError, line_offset: int = 0):
+def _decode_error(
+    path: Path, data: bytes, err: UnicodeDecodeError, line_offset: int = 0
+):
     line = data[: err.start].count(b"\n") + 1 + line_offset
     bad = data[err.start : err.end]
     return DataError(
@@ -173,7 +176,9 @@ def _parse_csv_label_cell(path: Path, line_no: int, key: str, cell: str) -> Any:
         return json.loads(cell)
     except json.JSONDecodeError as e:
         raise DataError(
-            path, f"the '{key}' cell is not valid JSON ({e.msg}): {cell[:60]!r}", line=line_no
+            path,
+            f"the '{key}' cell is not valid JSON ({e.msg}): {cell[:60]!r}",
+            line=line_no,
         ) from None
 
 
@@ -218,7 +223,9 @@ def _make_record(path: Path, line_no: int, row: Dict[str, Any]) -> Record:
     elif key == "labels":
         if not isinstance(value, list):
             raise DataError(
-                path, f"'labels' must be a list of strings, got {_type(value)}", line=line_no
+                path,
+                f"'labels' must be a list of strings, got {_type(value)}",
+                line=line_no,
             )
         for item in value:
             if not isinstance(item, str) or not item.strip():

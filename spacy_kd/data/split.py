@@ -10,8 +10,8 @@ import spacy
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
-from ..errors import DataError
-from .convert import write_docbin
+from spacy_kd.data.convert import write_docbin
+from spacy_kd.errors import DataError
 
 ID_KEY = "spacy_kd_id"
 SPLIT_NAMES = ("labelled", "dev", "pool", "pool_gold")
@@ -28,7 +28,9 @@ class SplitSummary:
         return dict(self.__dict__)
 
 
-def read_docbin(path: Union[str, Path], lang: str = "en", vocab: Optional[Vocab] = None) -> List[Doc]:
+def read_docbin(
+    path: Union[str, Path], lang: str = "en", vocab: Optional[Vocab] = None
+) -> List[Doc]:
     """Load every doc of a ``.spacy`` file, with a clear error if it is not one.
 
     vocab: the vocab to load the docs into (default: a blank ``lang`` pipeline's).
@@ -118,7 +120,9 @@ def split_corpus(
         raise DataError(input_path, "the corpus is empty")
     for i, doc in enumerate(docs):
         if not doc.cats:
-            raise DataError(input_path, f"doc {i} has no labels; split needs a labelled corpus")
+            raise DataError(
+                input_path, f"doc {i} has no labels; split needs a labelled corpus"
+            )
     if n_labelled < 1 or n_dev < 0:
         raise DataError(input_path, "--n-labelled must be >= 1 and --n-dev >= 0")
     if n_labelled + n_dev >= len(docs):
@@ -128,9 +132,13 @@ def split_corpus(
             f"{n_dev} dev + a non-empty pool",
         )
     keys = [stratum(doc) for doc in docs]
-    labelled_idx, dev_idx, pool_idx = stratified_indices(keys, [n_labelled, n_dev], seed)
+    labelled_idx, dev_idx, pool_idx = stratified_indices(
+        keys, [n_labelled, n_dev], seed
+    )
     if n_pool is not None and n_pool < 0:
-        raise DataError(input_path, f"--n-pool must be >= 0 (0: the whole pool), got {n_pool}")
+        raise DataError(
+            input_path, f"--n-pool must be >= 0 (0: the whole pool), got {n_pool}"
+        )
     if n_pool:  # None or 0: the whole pool
         pool_idx = pool_idx[:n_pool]
     for i, doc in enumerate(docs):
@@ -150,7 +158,11 @@ def split_corpus(
         counts[name] = write_docbin(chosen, output_dir / f"{name}.spacy")
         if keep_cats:
             label_counts[name] = dict(
-                sorted(Counter(k for d in chosen for k, v in d.cats.items() if v >= 0.5).items())
+                sorted(
+                    Counter(
+                        k for d in chosen for k, v in d.cats.items() if v >= 0.5
+                    ).items()
+                )
             )
     return SplitSummary(
         output_dir=str(output_dir), seed=seed, counts=counts, label_counts=label_counts

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence, Union
 
-from ..data.convert import SUM_TOLERANCE, drop_empty, infer_schema, record_cats
-from ..data.records import read_records
-from ..data.split import read_docbin
-from ..errors import DataError
+from spacy_kd.data.convert import SUM_TOLERANCE, drop_empty, infer_schema, record_cats
+from spacy_kd.data.records import read_records
+from spacy_kd.data.split import read_docbin
+from spacy_kd.errors import DataError
 
 
 @dataclass

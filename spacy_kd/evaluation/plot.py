@@ -3,8 +3,8 @@
 from pathlib import Path
 from typing import Union
 
-from ..util import atomic_path
-from .report import ACCURACY_METRICS, EvaluationReport
+from spacy_kd.evaluation.report import ACCURACY_METRICS, EvaluationReport
+from spacy_kd.util import atomic_path
 
 
 def require_matplotlib() -> None:

@@ -5,8 +5,8 @@ from typing import Any, Dict, List, Literal, Optional, Sequence
 
 from wasabi import table
 
-from .measure import SpeedMemory
-from .metrics import AccuracyScores, Agreement
+from spacy_kd.evaluation.measure import SpeedMemory
+from spacy_kd.evaluation.metrics import AccuracyScores, Agreement
 
 # Metrics that can be plotted or tabulated, with their display names.
 ACCURACY_METRICS = {

@@ -9,12 +9,22 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 import spacy
 
-from ..errors import DataError
-from .classifier import check_pipeline_dir, find_text_classifier, load_pipeline, predict
-from .gold import GoldSet, check_labels, load_gold, sample_texts
-from .measure import disk_size_mib, measure_pipeline
-from .metrics import agreement, decisions, score_cats, tune_thresholds
-from .report import EvaluationReport, PipelineResult
+from spacy_kd.classifier import (
+    check_pipeline_dir,
+    find_text_classifier,
+    load_pipeline,
+    predict,
+)
+from spacy_kd.errors import DataError
+from spacy_kd.evaluation.gold import GoldSet, check_labels, load_gold, sample_texts
+from spacy_kd.evaluation.measure import disk_size_mib, measure_pipeline
+from spacy_kd.evaluation.metrics import (
+    agreement,
+    decisions,
+    score_cats,
+    tune_thresholds,
+)
+from spacy_kd.evaluation.report import EvaluationReport, PipelineResult
 
 PathLike = Union[str, Path]
 

@@ -1,0 +1,211 @@
+"""``spacy-kd.DistillationCorpus.v1``: gold docs mixed with pseudo-labelled shards.
+
+Reads a gold DocBin and the DocBin shards ``annotate`` wrote (a folder of
+``.spacy`` files, read in name order, or one file), checks them against each other
+before training starts, caps the number of pseudo-labelled docs, can up-sample or
+up-weight the gold docs, and shuffles every epoch with a seed.
+"""
+
+import random
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
+
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin
+from spacy.training import Example
+
+from spacy_kd.annotate.pseudo import (
+    AnnotationError,
+    check_pseudo_doc,
+    is_pseudo,
+    select_teachers,
+    set_example_weight,
+)
+from spacy_kd.data.labels import LabelSchema
+from spacy_kd.errors import DataError
+
+PathLike = Union[str, Path]
+READER = "spacy-kd.DistillationCorpus.v1"
+
+
+def pseudo_files(path: PathLike) -> List[Path]:
+    """The ``.spacy`` shards of ``path`` (a folder, read in name order, or one file)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(
+            p for p in path.iterdir() if p.suffix == ".spacy" and p.is_file()
+        )
+        if not files:
+            raise DataError(path, "no pseudo-labelled shards (*.spacy) in this folder")
+        return files
+    if not path.exists():
+        raise DataError(path, "pseudo-labelled data not found")
+    if path.suffix != ".spacy":
+        raise DataError(
+            path, "pseudo-labelled data must be a .spacy file or a folder of them"
+        )
+    return [path]
+
+
+def create_distillation_corpus(
+    gold: Path,
+    pseudo: Optional[Path] = None,
+    max_pseudo: int = 0,
+    gold_upsample: int = 1,
+    gold_weight: float = 1.0,
+    pseudo_weight: float = 1.0,
+    labels: Optional[Path] = None,
+    shuffle: bool = True,
+    seed: int = 0,
+    teachers: Optional[List[str]] = None,
+    hard: bool = False,
+    threshold: float = 0.5,
+) -> Callable[[Language], Iterator[Example]]:
+    """Training examples from gold docs and pseudo-labelled docs.
+
+    gold: a DocBin of gold-labelled docs (0/1 cats).
+    pseudo: a folder of pseudo-labelled DocBin shards, or one DocBin; None for
+        gold only (the baseline).
+    max_pseudo: use at most this many pseudo-labelled docs (0: all). The docs
+        kept are the first of a seeded permutation, so smaller caps are subsets
+        of larger ones.
+    gold_upsample: repeat every gold doc this many times per epoch.
+    gold_weight, pseudo_weight: per-example loss weights.
+    labels: a labels.json to hold the gold labels to (default: the labels of the
+        gold docs).
+    shuffle, seed: shuffle the examples on every call (epoch), seeded by
+        ``seed`` and the call's number.
+    teachers: learn from these teachers of the shards' records only (None: the
+        combination ``annotate`` wrote). One ``annotate`` run with an ELMo and a
+        BERT teacher thus serves the ELMo, the BERT and the ensemble student.
+    hard, threshold: 0/1 targets (argmax, or ``>= threshold`` for multi-label)
+        from the selected teachers' combination, as ``annotate --hard`` writes.
+
+    Everything is checked on the first call, which ``spacy train`` makes while
+    initializing, so bad data stops training before the first update.
+    """
+    if max_pseudo < 0:
+        raise DataError(
+            READER, f"max_pseudo must be >= 0 (0 for all), got {max_pseudo}"
+        )
+    if gold_upsample < 1:
+        raise DataError(READER, f"gold_upsample must be >= 1, got {gold_upsample}")
+    for what, w in (("gold_weight", gold_weight), ("pseudo_weight", pseudo_weight)):
+        if not w > 0:
+            raise DataError(READER, f"{what} must be > 0, got {w}")
+    gold = Path(gold)
+    shards = pseudo_files(pseudo) if pseudo is not None else []
+    schema = LabelSchema.from_disk(labels) if labels is not None else None
+    calls = 0
+
+    def read(nlp: Language) -> Iterator[Example]:
+        nonlocal calls
+        first = calls == 0
+        calls += 1
+        gold_docs = _read(gold, nlp)
+        label_set, multi_label = _gold_labels(gold, gold_docs, schema)
+        pseudo_docs: List[Doc] = []
+        for shard in shards:
+            docs = _read(shard, nlp)
+            if first:
+                _check_pseudo(shard, docs, label_set, multi_label)
+            if teachers is not None or hard:
+                for i, doc in enumerate(docs):
+                    try:
+                        select_teachers(doc, teachers, hard=hard, threshold=threshold)
+                    except AnnotationError as e:
+                        raise DataError(shard, f"doc {i}: {e}") from None
+            pseudo_docs.extend(docs)
+        chosen = list(range(len(pseudo_docs)))
+        if max_pseudo and max_pseudo < len(pseudo_docs):
+            random.Random(seed).shuffle(chosen)
+            chosen = sorted(chosen[:max_pseudo])
+        references: List[Doc] = []
+        for doc in gold_docs:
+            if gold_weight != 1.0:
+                set_example_weight(doc, gold_weight)
+            references.extend([doc] * gold_upsample)
+        for i in chosen:
+            doc = pseudo_docs[i]
+            if pseudo_weight != 1.0:
+                set_example_weight(doc, pseudo_weight)
+            references.append(doc)
+        if shuffle:
+            random.Random(f"{seed}:{calls}").shuffle(references)
+        for reference in references:
+            yield Example(nlp.make_doc(reference.text), reference)
+
+    return read
+
+
+def _read(path: Path, nlp: Language) -> List[Doc]:
+    if not path.exists():
+        raise DataError(path, "file not found")
+    try:
+        doc_bin = DocBin(store_user_data=True).from_disk(path)
+    except Exception as e:  # msgpack and zlib raise many kinds of errors
+        raise DataError(path, f"not a readable DocBin (.spacy) file: {e}") from None
+    return list(doc_bin.get_docs(nlp.vocab))
+
+
+def _gold_labels(
+    path: Path, docs: Sequence[Doc], schema: Optional[LabelSchema]
+) -> Tuple[List[str], bool]:
+    """The gold label set and whether it is multi-label, checking every gold doc."""
+    if not docs:
+        raise DataError(path, "the gold corpus is empty")
+    seen: List[str] = []
+    multi_label = False
+    for i, doc in enumerate(docs):
+        if is_pseudo(doc):
+            raise DataError(
+                path, f"doc {i} is pseudo-labelled (it has a teacher record) but this is "
+                "the gold corpus; pass pseudo-labelled shards as `pseudo`"
+            )  # fmt: skip
+        if not doc.cats:
+            raise DataError(path, f"doc {i} has no labels; gold docs need cats")
+        for label, value in doc.cats.items():
+            if value not in (0.0, 1.0):
+                raise DataError(
+                    path, f"doc {i}: gold cats['{label}'] = {value}, not 0 or 1"
+                )
+            if label not in seen:
+                seen.append(label)
+        if sum(doc.cats.values()) > 1.0:
+            multi_label = True
+    if schema is not None:
+        unknown = sorted(set(seen) - set(schema.labels))
+        if unknown:
+            raise DataError(path, f"labels {unknown[:5]} are not in the label file")
+        if schema.multi_label is False and multi_label:
+            raise DataError(
+                path, "docs with several labels, but the label file says exclusive"
+            )
+        return list(schema.labels), bool(schema.multi_label) or multi_label
+    return seen, multi_label
+
+
+def _check_pseudo(
+    path: Path, docs: Sequence[Doc], labels: List[str], multi_label: bool
+) -> None:
+    """Every shard doc must be pseudo-labelled, over the gold labels, with valid values.
+
+    The exclusive / multi-label kind is the record's when it disagrees with what the
+    gold docs show only in the direction gold cannot tell (gold docs that happen to
+    have one label each may still be multi-label data).
+    """
+    for i, doc in enumerate(docs):
+        if not is_pseudo(doc):
+            raise DataError(
+                path, f"doc {i} has no teacher record (doc.user_data['spacy_kd']); "
+                "pseudo-labelled shards come from `python -m spacy_kd annotate`"
+            )  # fmt: skip
+        record_multi = bool(doc.user_data["spacy_kd"].get("multi_label", multi_label))
+        if multi_label and not record_multi:
+            raise DataError(
+                path,
+                f"doc {i} was annotated as exclusive but the gold docs are multi-label",
+            )
+        problem = check_pseudo_doc(doc, labels, record_multi)
+        if problem is not None:
+            raise DataError(path, f"doc {i}: {problem}")

@@ -1,0 +1,10 @@
+"""Teacher architectures and the frozen-feature layers they are built from.
+
+architectures.py  ``spacy-kd.TeacherClassifier.v1``, ``FrozenTransformerFeatures.v1``
+frozen.py         ``spacy-kd.FrozenCached.v1``: a frozen encoder's features, cached
+pooled.py         ``spacy-kd.FrozenPooledTok2Vec.v1``: a frozen tok2vec, pooled per doc
+tfidf.py          ``spacy-kd.TfidfNgrams.v1``: hashed TF-IDF n-gram features
+spans.py          ``spacy-kd.strided_spans.v1``: capped strided windows for BERT
+
+Registered through entry points in setup.py; nothing here imports torch.
+"""

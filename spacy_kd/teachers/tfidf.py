@@ -1,0 +1,145 @@
+"""TF-IDF weighted n-gram features for a sparse linear layer (``spacy-kd.TfidfNgrams.v1``).
+
+The output is what thinc's ``SparseLinear_v2`` takes: ``(keys, values, lengths)``,
+like spaCy's ``extract_ngrams``, but the values are sublinear term frequencies
+times inverse document frequencies, L2-normalised per document: the features of
+the classic TF-IDF + logistic regression text classifier.
+
+Document frequencies live in a hashed table (a parameter, so it is saved with the
+pipeline). They are fitted on every training document: by :func:`fit_idf` when a
+component calls it at initialize, and otherwise online during training, where each
+distinct training text is counted once (from the second epoch on, the table is
+complete and fixed). At prediction time the table is only read.
+"""
+
+from typing import Callable, Iterable, List, Optional, Set, Tuple
+
+import numpy
+from spacy.attrs import intify_attr
+from spacy.tokens import Doc
+from thinc.api import Model
+
+from spacy_kd.teachers._state import set_state
+
+InT = List[Doc]
+OutT = Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
+
+NAME = "tfidf_ngrams"
+# model.id -> hashes of the texts already counted into that model's df table. Not an
+# attr: attrs are serialised, and this set only matters within a training session.
+_SEEN = set_state()
+
+
+def build_tfidf_ngrams(
+    ngram_size: int = 2,
+    n_buckets: int = 2**20,
+    attr: str = "LOWER",
+    sublinear_tf: bool = True,
+) -> Model[InT, OutT]:
+    """Hashed 1..ngram_size-grams of ``attr`` with TF-IDF values, L2-normalised.
+
+    n_buckets: size of the hashed document-frequency table.
+    """
+    attr_id = intify_attr(attr)
+    if attr_id is None:
+        raise ValueError(f"unknown token attribute {attr!r} for TfidfNgrams")
+    if ngram_size < 1:
+        raise ValueError("ngram_size must be >= 1")
+    model: Model[InT, OutT] = Model(
+        NAME,
+        _forward,
+        init=_init,
+        params={"df": None, "n_docs": None},
+        dims={"n_buckets": n_buckets},
+        attrs={"ngram_size": ngram_size, "attr": attr_id, "sublinear_tf": sublinear_tf},
+    )
+    return model
+
+
+def _init(model: Model, X: Optional[InT] = None, Y=None) -> Model:
+    if not model.has_param("df"):
+        model.set_param("df", model.ops.alloc1f(model.get_dim("n_buckets")))
+        model.set_param("n_docs", model.ops.alloc1f(1))
+    return model
+
+
+def doc_ngrams(model: Model, doc: Doc) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Unique n-gram keys of a doc and their counts."""
+    unigrams = doc.to_array([model.attrs["attr"]]).astype("uint64").ravel()
+    grams = [unigrams]
+    for n in range(2, model.attrs["ngram_size"] + 1):
+        if len(unigrams) >= n:
+            grams.append(model.ops.ngrams(n, unigrams))
+    keys, counts = numpy.unique(numpy.concatenate(grams), return_counts=True)
+    return keys.astype("uint64"), counts
+
+
+def fit_idf(model: Model, docs: Iterable[Doc]) -> int:
+    """Count document frequencies over ``docs`` into every TF-IDF layer of ``model``.
+
+    Texts already counted are skipped. Returns the number of newly counted docs.
+    """
+    added = 0
+    for node in model.walk():
+        if node.name == NAME:
+            added = max(added, _count(node, docs))
+    return added
+
+
+def _seen(model: Model) -> Set[int]:
+    return _SEEN.get(model.id)
+
+
+def _count(model: Model, docs: Iterable[Doc]) -> int:
+    if not model.has_param("df"):
+        _init(model)
+    seen = _seen(model)
+    df = model.get_param("df")
+    n_docs = model.get_param("n_docs")
+    n_buckets = model.get_dim("n_buckets")
+    added = 0
+    for doc in docs:
+        key = hash(doc.text)
+        if key in seen:
+            continue
+        seen.add(key)
+        keys, _ = doc_ngrams(model, doc)
+        numpy.add.at(df, (keys % n_buckets).astype("int64"), 1.0)
+        added += 1
+    n_docs[0] += added
+    return added
+
+
+def _forward(model: Model, docs: InT, is_train: bool) -> Tuple[OutT, Callable]:
+    if is_train:
+        _count(model, docs)
+    df = model.get_param("df")
+    n_docs = float(model.get_param("n_docs")[0])
+    n_buckets = model.get_dim("n_buckets")
+    all_keys, all_vals, lengths = [], [], []
+    for doc in docs:
+        keys, counts = doc_ngrams(model, doc)
+        tf = counts.astype("float32")
+        if model.attrs["sublinear_tf"]:
+            tf = 1.0 + numpy.log(tf)
+        # smooth idf, as scikit-learn's TfidfVectorizer: log((1+n)/(1+df)) + 1
+        doc_df = df[(keys % n_buckets).astype("int64")]
+        vals = (tf * (numpy.log((1.0 + n_docs) / (1.0 + doc_df)) + 1.0)).astype(
+            "float32"
+        )
+        norm = float(numpy.sqrt((vals * vals).sum()))
+        if norm > 0:
+            vals /= norm
+        all_keys.append(keys)
+        all_vals.append(vals)
+        lengths.append(len(keys))
+    out = (
+        numpy.concatenate(all_keys) if all_keys else numpy.zeros((0,), dtype="uint64"),
+        numpy.concatenate(all_vals) if all_vals else numpy.zeros((0,), dtype="float32"),
+        numpy.asarray(lengths, dtype="int32"),
+    )
+
+    def backprop(dY):
+        return []
+
+    return out, backprop
