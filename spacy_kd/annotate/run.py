@@ -23,11 +23,11 @@ import numpy
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
-from spacy.vocab import Vocab
 
 from spacy_kd.annotate.pseudo import hard_labels, mark_pseudo
+from spacy_kd.data.docbin import ID_KEY, read_docbin
 from spacy_kd.data.records import read_records
-from spacy_kd.data.split import ID_KEY, read_docbin
+from spacy_kd.data.texts import read_texts
 from spacy_kd.errors import DataError
 from spacy_kd.util import write_bytes_atomic, write_json_atomic
 
@@ -115,42 +115,6 @@ def load_teachers(paths: Sequence[Union[str, Path]]) -> List[Teacher]:
                 f"multi_label={first.multi_label}",
             )
     return teachers
-
-
-def read_texts(
-    path: Union[str, Path], lang: str = "en", vocab: Optional[Vocab] = None
-) -> Iterator[Tuple[Any, Union[str, Doc]]]:
-    """Yield (id, text) from JSONL, CSV, plain text (one doc per line) or a DocBin.
-
-    With ``vocab``, a DocBin's docs are yielded as Docs in that vocab rather than
-    as texts, so a teacher runs on them without tokenizing again (as ``spacy apply``).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise DataError(path, "file not found")
-    suffix = path.suffix.lower()
-    if suffix == ".spacy":
-        for i, doc in enumerate(read_docbin(path, lang, vocab=vocab)):
-            doc_id = doc.user_data.get(ID_KEY, i)
-            if vocab is None:
-                yield doc_id, doc.text
-                continue
-            doc.cats = {}  # any labels in the input are not the teachers'
-            doc.user_data.clear()
-            yield doc_id, doc
-    elif suffix in (".txt", ".text"):
-        with path.open("rb") as f:
-            for line_no, raw in enumerate(f, start=1):
-                try:
-                    line = raw.decode("utf-8").rstrip("\r\n")
-                except UnicodeDecodeError as e:
-                    raise DataError(
-                        path, f"cannot decode bytes as UTF-8 ({e.reason})", line=line_no
-                    ) from None
-                yield line_no - 1, line.lstrip("\ufeff") if line_no == 1 else line
-    else:
-        for i, record in enumerate(read_records(path)):
-            yield record.meta.get("id", i), record.text
 
 
 def logits_from_probs(p: numpy.ndarray, multi_label: bool) -> numpy.ndarray:

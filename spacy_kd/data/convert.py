@@ -7,12 +7,12 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc
 
+from spacy_kd.data.docbin import write_docbin
 from spacy_kd.data.labels import LabelSchema
 from spacy_kd.data.records import Record, read_records
 from spacy_kd.errors import DataError
-from spacy_kd.util import write_bytes_atomic
 
 SUM_TOLERANCE = 1e-4
 
@@ -143,17 +143,6 @@ def drop_empty(records: Iterable[Record]) -> Tuple[List[Record], List[int]]:
         else:
             empty.append(r.line)
     return kept, empty
-
-
-def write_docbin(docs: Iterable[Doc], output: Union[str, Path]) -> int:
-    """Write docs to ``output`` atomically; return how many were written."""
-    doc_bin = DocBin(store_user_data=True)
-    n = 0
-    for doc in docs:
-        doc_bin.add(doc)
-        n += 1
-    write_bytes_atomic(output, doc_bin.to_bytes())
-    return n
 
 
 def check_schema_file(path: Path, schema: LabelSchema) -> None:

@@ -9,7 +9,8 @@ from typing import Dict, List, Tuple, Union
 
 import spacy
 
-from spacy_kd.data.convert import infer_schema, records_to_docs, write_docbin
+from spacy_kd.data.convert import infer_schema, records_to_docs
+from spacy_kd.data.docbin import write_docbin
 from spacy_kd.data.records import Record
 from spacy_kd.errors import DataError
 

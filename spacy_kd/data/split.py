@@ -6,14 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Hashable, List, Optional, Sequence, Tuple, Union
 
-import spacy
-from spacy.tokens import Doc, DocBin
-from spacy.vocab import Vocab
+from spacy.tokens import Doc
 
-from spacy_kd.data.convert import write_docbin
+from spacy_kd.data.docbin import ID_KEY, read_docbin, write_docbin
 from spacy_kd.errors import DataError
 
-ID_KEY = "spacy_kd_id"
 SPLIT_NAMES = ("labelled", "dev", "pool", "pool_gold")
 
 
@@ -26,25 +23,6 @@ class SplitSummary:
 
     def to_dict(self) -> Dict:
         return dict(self.__dict__)
-
-
-def read_docbin(
-    path: Union[str, Path], lang: str = "en", vocab: Optional[Vocab] = None
-) -> List[Doc]:
-    """Load every doc of a ``.spacy`` file, with a clear error if it is not one.
-
-    vocab: the vocab to load the docs into (default: a blank ``lang`` pipeline's).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise DataError(path, "file not found")
-    if vocab is None:
-        vocab = spacy.blank(lang).vocab
-    try:
-        doc_bin = DocBin(store_user_data=True).from_disk(path)
-    except Exception as e:  # msgpack and zlib raise many kinds of errors
-        raise DataError(path, f"not a readable DocBin (.spacy) file: {e}") from None
-    return list(doc_bin.get_docs(vocab))
 
 
 def stratum(doc: Doc) -> Hashable:

@@ -6,7 +6,7 @@
         --targets hard,soft --caps 3000,5000,0 [--temperature 1 --alpha 0.5] \\
         [--jobs 2 --threads 2] [-- extra `spacy train` overrides]
 
-Every student is ``python -m spacy train configs/student_cnn.cfg`` on the gold docs
+Every student is ``python -m spacy train configs/student_bow.cfg`` on the gold docs
 plus the shards of ONE ``annotate`` run with all the teachers: ``--distillation.teachers``
 picks the teacher whose outputs a student learns (``ensemble``: the combination
 annotate wrote), ``--distillation.hard`` turns them into 0/1 labels, and
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--gold", required=True)
     parser.add_argument("--dev", required=True)
     parser.add_argument("--pseudo", required=True, help="annotate's output folder")
-    parser.add_argument("--config", default=str(REPO / "configs" / "student_cnn.cfg"))
+    parser.add_argument("--config", default=str(REPO / "configs" / "student_bow.cfg"))
     parser.add_argument(
         "--teachers",
         default=ENSEMBLE,

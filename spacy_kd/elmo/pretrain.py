@@ -304,7 +304,7 @@ def read_token_lists(
         fmt = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
                ".tsv": "csv", ".spacy": "spacy"}.get(suffix, "text")  # fmt: skip
     if fmt == "spacy":
-        from spacy_kd.data.split import read_docbin
+        from spacy_kd.data.docbin import read_docbin
 
         docs = read_docbin(path, lang=lang)
         return [[t.text for t in doc if not t.is_space] for doc in docs]

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Union
 
 from spacy_kd.data.convert import SUM_TOLERANCE, drop_empty, infer_schema, record_cats
+from spacy_kd.data.docbin import read_docbin
 from spacy_kd.data.records import read_records
-from spacy_kd.data.split import read_docbin
 from spacy_kd.errors import DataError
 
 

@@ -7,7 +7,7 @@ import numpy
 
 from spacy_kd.annotate.pseudo import hard_labels, pseudo_record
 from spacy_kd.annotate.run import iter_shards
-from spacy_kd.data.split import ID_KEY, read_docbin
+from spacy_kd.data.docbin import ID_KEY, read_docbin
 from spacy_kd.errors import DataError
 
 

@@ -8,7 +8,8 @@ import spacy
 from spacy.tokens import DocBin
 
 from spacy_kd.data import convert, split_corpus
-from spacy_kd.data.split import ID_KEY, allocate
+from spacy_kd.data.docbin import ID_KEY
+from spacy_kd.data.split import allocate
 from spacy_kd.errors import DataError
 
 

@@ -14,7 +14,7 @@ import numpy
 import pytest
 import spacy
 from spacy.tokens import DocBin
-from spacy.util import registry
+from spacy.util import load_config, load_model_from_config, registry, resolve_dot_names
 from thinc.api import Config
 
 from spacy_kd.annotate.pseudo import (
@@ -26,6 +26,7 @@ from spacy_kd.annotate.pseudo import (
     soften_probs,
     teacher_targets,
 )
+from spacy_kd.data.convert import convert
 from spacy_kd.distillation.callbacks import (
     create_distillation_callback,
     linear_schedule,
@@ -508,23 +509,35 @@ def test_logger_adds_gold_and_distill_columns(tmp_path):
 # --- the shipped configs, end to end ----------------------------------------------
 
 
-def config_sections(path):
-    config = Config().from_disk(path, interpolate=False)
-    config["paths"].pop("pseudo")
-    return config
-
-
 @pytest.mark.parametrize("suffix", ["", "_multilabel"])
-def test_baseline_and_student_configs_differ_only_by_the_teacher_data(suffix):
-    baseline_path = REPO / "configs" / f"baseline_cnn{suffix}.cfg"
-    student_path = REPO / "configs" / f"student_cnn{suffix}.cfg"
-    baseline = Config().from_disk(baseline_path, interpolate=False)
-    student = Config().from_disk(student_path, interpolate=False)
-    assert baseline["paths"]["pseudo"] is None
-    assert student["paths"]["pseudo"] is not None
-    assert config_sections(baseline_path) == config_sections(student_path)
-    factory = student["components"]["textcat"]["factory"]
+def test_student_config_is_its_own_baseline_with_no_teacher_data(suffix, tmp_path):
+    """The baseline is ``student_bow*.cfg --paths.pseudo null``: it must resolve and
+    read the gold docs alone."""
+    path = REPO / "configs" / f"student_bow{suffix}.cfg"
+    train = tmp_path / "train.spacy"
+    convert(DATA, train)
+    overrides = {
+        "paths.train": str(train),
+        "paths.dev": str(train),
+        "paths.pseudo": None,
+    }
+    config = load_config(path, overrides=overrides, interpolate=False)
+    assert config["paths"]["pseudo"] is None
+    factory = config["components"]["textcat"]["factory"]
     assert factory == ("kd_textcat_multilabel" if suffix else "kd_textcat")
+    nlp = load_model_from_config(config, auto_fill=True)
+    corpus = resolve_dot_names(config.interpolate(), ["corpora.train"])[0]
+    n_gold = len(list(DocBin().from_disk(train).get_docs(nlp.vocab)))
+    assert len(list(corpus(nlp))) == n_gold
+
+
+def test_stock_config_uses_only_spacy_registered_functions():
+    text = (REPO / "configs" / "stock_textcat.cfg").read_text(encoding="utf-8")
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    assert "spacy-kd" not in body and "kd_textcat" not in body
+    config = Config().from_str(body, interpolate=False)
+    assert config["corpora"]["train"]["@readers"] == "spacy.Corpus.v1"
+    assert config["components"]["textcat"]["factory"] == "textcat"
 
 
 HIDDEN = (
@@ -569,14 +582,14 @@ def production_site(tmp_path) -> Path:
 
 
 def test_student_trains_with_spacy_train_and_loads_without_spacy_kd(tmp_path):
-    """configs/student_cnn.cfg through plain ``python -m spacy train`` on tiny data:
+    """configs/student_bow.cfg through plain ``python -m spacy train`` on tiny data:
     the distillation callback, reader, logger and export all run, and the saved
     pipeline loads and predicts in an interpreter where torch, transformers,
     spacy-transformers and spacy_kd cannot even be imported."""
     gold, folder, _ = write_corpus(tmp_path, n_gold=16)
     out = tmp_path / "out"
     cmd = [
-        sys.executable, "-m", "spacy", "train", str(REPO / "configs" / "student_cnn.cfg"),
+        sys.executable, "-m", "spacy", "train", str(REPO / "configs" / "student_bow.cfg"),
         "--output", str(out), "--paths.train", str(gold), "--paths.dev", str(gold),
         "--paths.pseudo", str(folder), "--training.max_steps", "6",
         "--training.eval_frequency", "3", "--nlp.batch_size", "8",

@@ -1,0 +1,47 @@
+"""The one reader and writer of DocBin (``.spacy``) files, and the doc id key."""
+
+from pathlib import Path
+from typing import Iterable, List, Optional, Union
+
+import spacy
+from spacy.tokens import Doc, DocBin
+from spacy.vocab import Vocab
+
+from spacy_kd.errors import DataError
+from spacy_kd.util import write_bytes_atomic
+
+# ``doc.user_data`` key of a doc's position in the corpus it was split from: kept by
+# ``data split``, read by ``annotate`` and ``score-pseudo`` to match docs across files.
+ID_KEY = "spacy_kd_id"
+
+
+def read_docbin(
+    path: Union[str, Path], lang: str = "en", vocab: Optional[Vocab] = None
+) -> List[Doc]:
+    """Load every doc of a ``.spacy`` file, with a clear error if it is not one.
+
+    vocab: the vocab to load the docs into (default: a blank ``lang`` pipeline's).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "file not found")
+    if path.is_dir():
+        raise DataError(path, "is a directory, expected a DocBin (.spacy) file")
+    if vocab is None:
+        vocab = spacy.blank(lang).vocab
+    try:
+        doc_bin = DocBin(store_user_data=True).from_disk(path)
+    except Exception as e:  # msgpack and zlib raise many kinds of errors
+        raise DataError(path, f"not a readable DocBin (.spacy) file: {e}") from None
+    return list(doc_bin.get_docs(vocab))
+
+
+def write_docbin(docs: Iterable[Doc], output: Union[str, Path]) -> int:
+    """Write docs (with their user data) to ``output`` atomically; return the count."""
+    doc_bin = DocBin(store_user_data=True)
+    n = 0
+    for doc in docs:
+        doc_bin.add(doc)
+        n += 1
+    write_bytes_atomic(output, doc_bin.to_bytes())
+    return n
