@@ -22,12 +22,12 @@ import torch
 
 from spacy_kd.elmo.file_format import load_bilm_dir
 from spacy_kd.elmo.pretrain import (
+    Batcher,
     LmWindows,
     PretrainSettings,
     build_vocab,
     read_token_lists,
 )
-from spacy_kd.elmo.pretrain import _Batcher as Batcher
 from spacy_kd.elmo.pytorch.bilm import ElmoBiLm
 from spacy_kd.elmo.pytorch.embedder import embed_token_lists
 from spacy_kd.elmo.pytorch.language_model import ElmoLanguageModel

@@ -1,11 +1,9 @@
-"""Shared CLI plumbing: turn DataError into a clean message and a non-zero exit."""
+"""Shared CLI plumbing: turn bad input into a clean message and a non-zero exit."""
 
 import contextlib
-import sys
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Tuple, Type
 
-import srsly
 import typer
 from wasabi import msg
 
@@ -14,23 +12,22 @@ from spacy_kd.util import write_json_atomic
 
 
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Report bad input as one ``✘`` line on stderr and exit with code 1."""
+def user_errors(*also: Type[Exception]) -> Iterator[None]:
+    """Report a DataError (or one of the ``also`` errors) as one ``✘`` line on
+    stderr and exit with code 1."""
+    caught: Tuple[Type[Exception], ...] = (DataError, *also)
     try:
         yield
-    except DataError as e:
+    except caught as e:
         typer.echo(f"✘ {e}", err=True)
         raise typer.Exit(code=1) from None
 
 
 def write_summary(summary: Any, path: Optional[Path]) -> None:
-    """Print a JSON summary, or write it to ``path`` when given."""
-    data = summary.to_dict() if hasattr(summary, "to_dict") else summary
+    """Write a summary (its ``to_dict()`` if it has one) as JSON to ``path``; do
+    nothing when ``path`` is None."""
     if path is None:
         return
+    data = summary.to_dict() if hasattr(summary, "to_dict") else summary
     write_json_atomic(path, data)
     msg.info(f"Summary written to {path}")
-
-
-def dump(data: Any) -> None:
-    sys.stdout.write(srsly.json_dumps(data, indent=2) + "\n")

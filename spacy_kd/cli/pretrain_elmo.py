@@ -1,4 +1,4 @@
-"""``python -m spacy_kd pretrain-elmo``: train an ELMo biLM on raw text (thin wrapper)."""
+"""``python -m spacy_kd pretrain-elmo``: parse the options, run ``pretrain_elmo``."""
 
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -8,7 +8,6 @@ from wasabi import msg
 
 from spacy_kd.cli import app
 from spacy_kd.cli._util import user_errors, write_summary
-from spacy_kd.errors import DataError
 
 
 def _int_list(value: Optional[str], name: str) -> Optional[List[int]]:
@@ -47,7 +46,8 @@ def pretrain_elmo_cli(
     ),
     output_dir: Path = typer.Argument(
         ...,
-        help="Folder for options.json, weights.hdf5, vocab.txt, metrics.json, checkpoint.pt",
+        help="Folder for options.json, weights.hdf5, vocab.txt, metrics.json, "
+        "checkpoint.pt",
         file_okay=False,
     ),
     preset: str = typer.Option(
@@ -174,22 +174,17 @@ def pretrain_elmo_cli(
         "checkpoint_every": checkpoint_every,
         "seed": seed,
     }
-    with user_errors():
-        try:
-            result = pretrain_elmo(
-                input_path, output_dir, preset=preset, overrides=overrides, resume=resume,
-                fmt=fmt, lang=lang, device="cpu" if gpu_id < 0 else f"cuda:{gpu_id}",
-                threads=threads, show_progress=progress, log=msg.info,
-            )  # fmt: skip
-        except DataError:
-            raise
-        except ValueError as e:  # a bad setting
-            typer.echo(f"✘ {e}", err=True)
-            raise typer.Exit(code=1) from None
+    with user_errors(ValueError):  # ValueError: a bad setting
+        result = pretrain_elmo(
+            input_path, output_dir, preset=preset, overrides=overrides, resume=resume,
+            fmt=fmt, lang=lang, device="cpu" if gpu_id < 0 else f"cuda:{gpu_id}",
+            threads=threads, show_progress=progress, log=msg.info,
+        )  # fmt: skip
     final = result.final
     if final is not None:
         msg.good(
-            f"Pretrained ELMo in {output_dir}: held-out perplexity {final['heldout_ppl']:.1f} "
+            f"Pretrained ELMo in {output_dir}: "
+            f"held-out perplexity {final['heldout_ppl']:.1f} "
             f"(unigram {result.unigram_ppl:.1f}) after {final['epoch']} epochs"
         )
     write_summary(result, summary)

@@ -263,8 +263,9 @@ def test_cli_and_python_m(data_dir, tmp_path):
     args = ["--preset", "tiny", "--epochs", "1", "--max-tokens-per-epoch", "600",
             "--max-heldout-tokens", "200", "--no-progress"]  # fmt: skip
     result = CliRunner().invoke(
-        app, ["pretrain-elmo", str(text), str(tmp_path / "cli"), *args, "--cell-dim", "24",
-              "--filters", "1:4,2:6", "--summary", str(tmp_path / "summary.json")],
+        app, ["pretrain-elmo", str(text), str(tmp_path / "cli"), *args,
+              "--cell-dim", "24", "--filters", "1:4,2:6",
+              "--summary", str(tmp_path / "summary.json")],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "held-out perplexity" in result.output
@@ -285,8 +286,8 @@ def test_cli_and_python_m(data_dir, tmp_path):
     )
     assert bad.exit_code != 0 and "WIDTH:NUMBER" in bad.output
     proc = subprocess.run(
-        [sys.executable, "-m", "spacy_kd", "pretrain-elmo", str(text), str(tmp_path / "m"),
-         "--resume", "--preset", "tiny"],
+        [sys.executable, "-m", "spacy_kd", "pretrain-elmo", str(text),
+         str(tmp_path / "m"), "--resume", "--preset", "tiny"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert proc.returncode == 1
