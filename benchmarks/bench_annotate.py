@@ -1,6 +1,8 @@
-"""Compare `python -m spacy_kd annotate` with `spacy apply` on the same teacher and docs.
+"""Compare `python -m spacy_kd annotate` with `spacy apply` on one teacher and docs.
 
-Usage: python benchmarks/bench_annotate.py TEACHER INPUT.spacy [--n-docs 1000] [--batch-size 64]
+Usage:
+    python benchmarks/bench_annotate.py TEACHER INPUT.spacy [--n-docs 1000]
+        [--batch-size 64]
 
 Each tool runs in its own fresh subprocess (same thread settings, same batch size,
 one process), on the same first N docs; the wall time of the whole command is
@@ -60,7 +62,8 @@ def main() -> None:
         n = len(docs)
         apply_cmd = [
             sys.executable, "-m", "spacy", "apply", args.teacher, str(sample),
-            str(tmp / "applied.spacy"), "--batch-size", str(args.batch_size), "--n-process", "1",
+            str(tmp / "applied.spacy"), "--batch-size", str(args.batch_size),
+            "--n-process", "1",
         ]  # fmt: skip
         annotate_cmd = [
             sys.executable, "-m", "spacy_kd", "annotate", args.teacher, str(sample),
@@ -74,12 +77,14 @@ def main() -> None:
             shutil.rmtree(tmp / "annotated", ignore_errors=True)  # no resuming
             annotates.append(run(annotate_cmd, env))
             print(
-                f"run {i + 1}: apply {applies[-1]:.1f} s, annotate {annotates[-1]:.1f} s",
+                f"run {i + 1}: apply {applies[-1]:.1f} s, "
+                f"annotate {annotates[-1]:.1f} s",
                 flush=True,
             )
         t_apply, t_annotate = statistics.median(applies), statistics.median(annotates)
     print(
-        f"teacher: {args.teacher}; {n} docs; batch size {args.batch_size}; {args.threads} thread(s); median of {len(applies)} runs"
+        f"teacher: {args.teacher}; {n} docs; batch size {args.batch_size}; "
+        f"{args.threads} thread(s); median of {len(applies)} runs"
     )
     print(f"spacy apply      : {t_apply:8.1f} s  {n / t_apply:8.1f} docs/s")
     print(f"spacy_kd annotate: {t_annotate:8.1f} s  {n / t_annotate:8.1f} docs/s")

@@ -6,11 +6,10 @@ single-thread docs/s on 1,000 test docs (best of several passes, with the
 tokenizer-only speed as a reference measured in the same process).
 
 Usage:
-    python benchmarks/compare_architectures.py train NAME [NAME ...] [--out arch_runs]
-    python benchmarks/compare_architectures.py evaluate NAME [NAME ...] [--out arch_runs]
-    python benchmarks/compare_architectures.py speed NAME [NAME ...] [--out arch_runs]
-    python benchmarks/compare_architectures.py table [--out arch_runs]
-    python benchmarks/compare_architectures.py list
+    python benchmarks/compare_architectures.py ACTION [NAME ...] [--out arch_runs]
+
+ACTION is train, evaluate or speed (for the NAMEd candidates, default all), table
+or list.
 
 The data default to the project's layout (`training/benchmark/split/labelled.spacy`,
 `.../dev.spacy`, `corpus/test.spacy`); --train, --dev and --test take others.
@@ -27,136 +26,123 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-import numpy
-
 TRAIN = "training/benchmark/split/labelled.spacy"
 DEV = "training/benchmark/split/dev.spacy"
 TEST = "corpus/test.spacy"
 
-BOW_LAYER = """
+ATTRS4 = '["NORM", "PREFIX", "SUFFIX", "SHAPE"]'
+ROWS4 = "[5000, 1000, 2500, 2500]"
+MODEL = "components.textcat.model"
+
+
+def model_block(
+    *, ngram: int = 0, width: int = 0, depth: int = 0, use_max: bool = False
+) -> str:
+    """The ``[components.textcat.model]`` block of a candidate.
+
+    ngram: a TextCatBOW over 1..ngram-grams. width: a CNN instead, spaCy's hash
+    embeddings of this width followed by ``depth`` maxout window layers (depth 0:
+    the embeddings alone), reduced by mean (and max, with use_max). Both ngram and
+    width: a TextCatEnsemble of the BOW and the CNN.
+    """
+    bow = f"""
 @architectures = "spacy.TextCatBOW.v3"
 exclusive_classes = true
 length = 262144
 ngram_size = {ngram}
 no_output_layer = false
 """
-
-# spaCy's CNN tok2vec: hash embeddings, then `depth` maxout window layers
-TOK2VEC_LAYER = """
-[components.textcat.model.tok2vec]
-@architectures = "spacy.Tok2Vec.v2"
-
-[components.textcat.model.tok2vec.embed]
+    if not width:
+        return f"[{MODEL}]{bow}"
+    embed = f"""
 @architectures = "spacy.MultiHashEmbed.v2"
 width = {width}
-attrs = {attrs}
-rows = {rows}
+attrs = {ATTRS4}
+rows = {ROWS4}
 include_static_vectors = false
+"""
+    if depth:
+        tok2vec = f"""
+@architectures = "spacy.Tok2Vec.v2"
 
-[components.textcat.model.tok2vec.encode]
+[{MODEL}.tok2vec.embed]{embed}
+[{MODEL}.tok2vec.encode]
 @architectures = "spacy.MaxoutWindowEncoder.v2"
 width = {width}
 window_size = 1
 maxout_pieces = 3
 depth = {depth}
 """
-
-BOW = "[components.textcat.model]" + BOW_LAYER
-
-REDUCE = (
-    """
-[components.textcat.model]
-@architectures = "spacy.TextCatReduce.v1"
-exclusive_classes = true
-use_reduce_first = false
-use_reduce_last = false
-use_reduce_max = {use_max}
-use_reduce_mean = true
-"""
-    + TOK2VEC_LAYER
-)
-
-EMBED_ONLY = """
-[components.textcat.model]
-@architectures = "spacy.TextCatReduce.v1"
-exclusive_classes = true
-use_reduce_first = false
-use_reduce_last = false
-use_reduce_max = true
-use_reduce_mean = true
-
-[components.textcat.model.tok2vec]
-@architectures = "spacy.MultiHashEmbed.v2"
-width = {width}
-attrs = {attrs}
-rows = {rows}
-include_static_vectors = false
-"""
-
-ENSEMBLE = (
-    """
-[components.textcat.model]
+    else:
+        tok2vec = embed
+    if ngram:
+        head = f"""
 @architectures = "spacy.TextCatEnsemble.v2"
 nO = null
 
-[components.textcat.model.linear_model]"""
-    + BOW_LAYER
-    + TOK2VEC_LAYER
-)
+[{MODEL}.linear_model]{bow}"""
+    else:
+        head = f"""
+@architectures = "spacy.TextCatReduce.v1"
+exclusive_classes = true
+use_reduce_first = false
+use_reduce_last = false
+use_reduce_max = {str(use_max).lower()}
+use_reduce_mean = true
+"""
+    return f"[{MODEL}]{head}\n[{MODEL}.tok2vec]{tok2vec}"
 
-ATTRS4 = '["NORM", "PREFIX", "SUFFIX", "SHAPE"]'
-ROWS4 = "[5000, 1000, 2500, 2500]"
 
 # name -> (factory, model block, description)
 CANDIDATES: Dict[str, tuple] = {
     "bow1_stock": (
         "textcat",
-        BOW.format(ngram=1),
+        model_block(ngram=1),
         "TextCatBOW unigrams, stock textcat (squared error)",
     ),
     "bow1_ce": (
         "kd_textcat",
-        BOW.format(ngram=1),
+        model_block(ngram=1),
         "TextCatBOW unigrams, cross-entropy",
     ),
     "bow2_ce": (
         "kd_textcat",
-        BOW.format(ngram=2),
+        model_block(ngram=2),
         "TextCatBOW uni+bigrams, cross-entropy",
     ),
     "cnn96d2": (
         "kd_textcat",
-        REDUCE.format(width=96, depth=2, use_max="false", attrs=ATTRS4, rows=ROWS4),
+        model_block(width=96, depth=2),
         "CNN: MultiHashEmbed+MaxoutWindow w96 d2, mean (the default CNN), CE",
     ),
     "cnn64d1": (
         "kd_textcat",
-        REDUCE.format(width=64, depth=1, use_max="false", attrs=ATTRS4, rows=ROWS4),
+        model_block(width=64, depth=1),
         "CNN w64 d1, mean, CE",
     ),
     "cnn32d1": (
         "kd_textcat",
-        REDUCE.format(width=32, depth=1, use_max="false", attrs=ATTRS4, rows=ROWS4),
+        model_block(width=32, depth=1),
         "CNN w32 d1, mean, CE",
     ),
     "cnn64d1_max": (
         "kd_textcat",
-        REDUCE.format(width=64, depth=1, use_max="true", attrs=ATTRS4, rows=ROWS4),
+        model_block(width=64, depth=1, use_max=True),
         "CNN w64 d1, mean+max, CE",
     ),
     "emb64_max": (
         "kd_textcat",
-        EMBED_ONLY.format(width=64, attrs=ATTRS4, rows=ROWS4),
+        model_block(width=64, use_max=True),
         "hash embeddings w64 (no window layer), mean+max, CE",
     ),
     "ens_bow1_cnn32d1": (
         "kd_textcat",
-        ENSEMBLE.format(ngram=1, width=32, depth=1, attrs=ATTRS4, rows=ROWS4),
+        model_block(ngram=1, width=32, depth=1),
         "TextCatEnsemble: BOW unigrams + CNN w32 d1, CE",
     ),
     "ens_bow2_cnn64d1": (
         "kd_textcat",
-        ENSEMBLE.format(ngram=2, width=64, depth=1, attrs=ATTRS4, rows=ROWS4),
+        model_block(ngram=2, width=64, depth=1),
         "TextCatEnsemble: BOW uni+bigrams + CNN w64 d1, CE",
     ),
 }
@@ -283,33 +269,25 @@ def train(
         print(f"{name}: rc={rc} in {time.time() - start:.0f}s", flush=True)
 
 
-def macro_f1(gold: numpy.ndarray, pred: numpy.ndarray, n: int) -> float:
-    f1s = []
-    for k in range(n):
-        tp = float(((pred == k) & (gold == k)).sum())
-        fp = float(((pred == k) & (gold != k)).sum())
-        fn = float(((pred != k) & (gold == k)).sum())
-        f1s.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
-    return float(numpy.mean(f1s))
-
-
 def evaluate(names: List[str], out: Path, test_path: str) -> None:
     import spacy
     from spacy.tokens import DocBin
+
+    from spacy_kd.classifier import predict
+    from spacy_kd.evaluation.metrics import score_cats
 
     for name in names:
         nlp = spacy.load(out / name / "model-best")
         docs = list(DocBin().from_disk(test_path).get_docs(nlp.vocab))
         labels = list(nlp.get_pipe("textcat").labels)
-        gold = numpy.array([labels.index(max(d.cats, key=d.cats.get)) for d in docs])
         start = time.time()
-        preds = [d.cats for d in nlp.pipe((d.text for d in docs), batch_size=256)]
+        scores = predict(nlp, labels, (d.text for d in docs), batch_size=256)
         seconds = time.time() - start
-        pred = numpy.array([labels.index(max(c, key=c.get)) for c in preds])
+        test = score_cats([d.cats for d in docs], scores, labels, multi_label=False)
         result = {
             "name": name,
-            "test_macro_f1": macro_f1(gold, pred, len(labels)),
-            "test_accuracy": float((gold == pred).mean()),
+            "test_macro_f1": test.macro_f,
+            "test_accuracy": test.exact_match,
             "n_test": len(docs),
             "eval_seconds": seconds,
             "pipeline_factory": nlp.get_pipe_meta("textcat").factory,
@@ -391,7 +369,8 @@ def table(out: Path) -> None:
         speeds.update(json.loads(path.read_text())["docs_per_second"])
     tok = speeds.get("tokenizer")
     print(
-        "| model | description | test macro-F1 | accuracy | docs/s (1 thread) | % of tokenizer |"
+        "| model | description | test macro-F1 | accuracy | docs/s (1 thread) "
+        "| % of tokenizer |"
     )
     print("|---|---|---|---|---|---|")
     for name, (_, _, desc) in CANDIDATES.items():
@@ -403,7 +382,8 @@ def table(out: Path) -> None:
         pct = f"{100 * dps / tok:.1f}%" if dps and tok else "-"
         dps_s = f"{dps:,.0f}" if dps else "-"
         print(
-            f"| {name} | {desc} | {ev['test_macro_f1']:.3f} | {ev['test_accuracy']:.3f} | {dps_s} | {pct} |"
+            f"| {name} | {desc} | {ev['test_macro_f1']:.3f} "
+            f"| {ev['test_accuracy']:.3f} | {dps_s} | {pct} |"
         )
     if tok:
         print(f"| tokenizer only | spacy.blank('en') | - | - | {tok:,.0f} | 100% |")

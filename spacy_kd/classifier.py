@@ -2,12 +2,13 @@
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, List, Optional, Sequence, Union
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import spacy
 from spacy.language import Language
 from spacy.pipeline import MultiLabel_TextCategorizer, TextCategorizer
+from spacy.tokens import Doc
 
 from spacy_kd.errors import DataError
 
@@ -122,9 +123,9 @@ def find_text_classifier(
     if not cands:
         raise DataError(
             path,
-            "the pipeline has no text classifier (no textcat, textcat_multilabel or "
-            f"other component that sets doc.cats); its components: "
-            f"{', '.join(nlp.pipe_names) or 'none'}",
+            "the pipeline has no text classifier (components: "
+            f"{', '.join(nlp.pipe_names) or 'none'}): no textcat, textcat_multilabel "
+            "or other component sets doc.cats",
         )
     if len(cands) > 1:
         raise DataError(
@@ -147,6 +148,23 @@ def find_text_classifier(
     )
 
 
+def pipe_scores(
+    nlp: Language,
+    labels: Sequence[str],
+    texts: Iterable[Union[str, Doc]],
+    *,
+    batch_size: int = 128,
+    n_process: int = 1,
+) -> Iterator[Tuple[Doc, List[float]]]:
+    """Run the pipeline over texts (or Docs); yield each doc and its scores.
+
+    The scores are in ``labels`` order; a label missing from a predicted
+    ``doc.cats`` scores 0 (as in spaCy's Scorer).
+    """
+    for doc in nlp.pipe(texts, batch_size=batch_size, n_process=n_process):
+        yield doc, [doc.cats.get(label, 0.0) for label in labels]
+
+
 def predict(
     nlp: Language,
     labels: Sequence[str],
@@ -157,14 +175,12 @@ def predict(
     progress: bool = False,
     desc: str = "",
 ) -> np.ndarray:
-    """Run the pipeline over ``texts``; the scores as a float32 (n_docs, n_labels) matrix.
-
-    A label missing from a predicted ``doc.cats`` scores 0 (as in spaCy's Scorer).
-    """
-    docs = nlp.pipe(texts, batch_size=batch_size)
+    """Run the pipeline over ``texts``; the scores (see ``pipe_scores``) as a float32
+    (n_docs, n_labels) matrix."""
+    scored = pipe_scores(nlp, labels, texts, batch_size=batch_size)
     if progress:
         from tqdm import tqdm
 
-        docs = tqdm(docs, total=n_docs, desc=desc, unit="doc", leave=False)
-    rows = [[doc.cats.get(label, 0.0) for label in labels] for doc in docs]
+        scored = tqdm(scored, total=n_docs, desc=desc, unit="doc", leave=False)
+    rows = [row for _doc, row in scored]
     return np.asarray(rows, dtype="float32").reshape(len(rows), len(labels))

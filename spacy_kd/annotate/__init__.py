@@ -1,5 +1,8 @@
 """Pseudo-annotation: teachers label an unlabelled corpus into DocBin shards.
 
 pseudo.py    the pseudo-label record every annotated doc carries (read by distillation)
-run.py       ``annotate``: runs, manifest, shards, resume, the summary
+teachers.py  teacher pipelines: loading, checking them against each other, running them
+weights.py   teacher weights fitted on labelled dev data
+manifest.py  an output folder: the run's manifest and its shard files
+run.py       ``annotate``: runs, shards, resume, the summary
 """

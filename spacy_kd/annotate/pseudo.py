@@ -1,4 +1,4 @@
-"""The record a pseudo-labelled doc carries: written by ``annotate``, read by the student.
+"""The record a pseudo-labelled doc carries: written by ``annotate``, read by students.
 
 A pseudo-labelled doc has ``doc.cats`` set to the teachers' combined probabilities
 over the full label set (or 0/1 with ``--hard``) and a record in
@@ -15,9 +15,13 @@ over the full label set (or 0/1 with ``--hard``) and a record in
         "logits": {"elmo": [-0.7, 0.7], "bert": [...]},   # optional
     }
 
+``logits`` are recorded only when a caller has a teacher's own logits; ``annotate``
+records none, as logits worked back from the probabilities would restate them.
+
 A gold doc has no such record (or ``"source": "gold"``). Every value is a plain
-str / float / bool / list / dict, so the record survives ``DocBin(store_user_data=True)``
-(which gives lists back as tuples; the readers here accept either).
+str / float / bool / list / dict, so the record survives
+``DocBin(store_user_data=True)`` (which gives lists back as tuples; the readers here
+accept either).
 The student re-softens each teacher's output with a temperature and re-combines
 them by weight (``teacher_targets``).
 """
@@ -28,12 +32,12 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import numpy
 from spacy.tokens import Doc
 
+from spacy_kd.util import SUM_TOLERANCE, sigmoid
+
 RECORD_KEY = "spacy_kd"
 WEIGHT_KEY = "spacy_kd_weight"
 SOURCE_TEACHER = "teacher"
 SOURCE_GOLD = "gold"
-# Exclusive probabilities may drift from 1 by float32 rounding in the teacher.
-SUM_TOLERANCE = 1e-3
 
 
 class AnnotationError(ValueError):
@@ -51,7 +55,7 @@ def mark_pseudo(
     hard: bool = False,
     threshold: float = 0.5,
 ) -> Doc:
-    """Record the teachers' outputs on ``doc`` and set ``doc.cats`` to their combination.
+    """Record the teachers' outputs on ``doc``; set ``doc.cats`` to their combination.
 
     labels: the label order of every list in ``probs`` / ``logits``.
     probs: per-teacher probabilities (teacher name -> one value per label).
@@ -70,7 +74,8 @@ def mark_pseudo(
         weights = {name: 1.0 for name in teachers}
     if set(weights) != set(teachers):
         raise AnnotationError(
-            f"weights are given for {sorted(weights)} but probabilities for {sorted(teachers)}"
+            f"weights are given for {sorted(weights)} but probabilities for "
+            f"{sorted(teachers)}"
         )
     w = _normalise_weights([float(weights[name]) for name in teachers])
     record: Dict[str, Any] = {
@@ -85,7 +90,8 @@ def mark_pseudo(
     if logits is not None:
         if set(logits) != set(teachers):
             raise AnnotationError(
-                f"logits are given for {sorted(logits)} but probabilities for {sorted(teachers)}"
+                f"logits are given for {sorted(logits)} but probabilities for "
+                f"{sorted(teachers)}"
             )
         record["logits"] = {name: [float(x) for x in logits[name]] for name in teachers}
     _check_record(record)
@@ -193,7 +199,7 @@ def combined_probs(
     for name, w in zip(record["teachers"], weights):
         if name in logits:
             z = numpy.asarray(logits[name], dtype="float64") / temperature
-            total += w * (_sigmoid(z) if multi_label else _softmax(z))
+            total += w * (sigmoid(z) if multi_label else _softmax(z))
         else:
             p = numpy.asarray(record["probs"][name], dtype="float64")
             total += w * soften_probs(p, temperature, multi_label=multi_label)
@@ -231,7 +237,7 @@ def teacher_targets(
 def soften_probs(
     p: numpy.ndarray, temperature: float, *, multi_label: bool
 ) -> numpy.ndarray:
-    """Soften probabilities without logits: ``p^(1/T)`` renormalised, or per-label sigmoid.
+    """Soften probabilities: ``p^(1/T)`` renormalised, or per label a sigmoid.
 
     For multi-label, ``sigmoid(logit(p) / T) = p^(1/T) / (p^(1/T) + (1-p)^(1/T))``,
     computed in that form so that p = 0 or 1 stays finite.
@@ -248,7 +254,7 @@ def soften_probs(
 def hard_labels(
     probs: Sequence[float], *, multi_label: bool, threshold: float = 0.5
 ) -> numpy.ndarray:
-    """0/1 labels: the argmax for exclusive classes, ``p >= threshold`` for multi-label."""
+    """0/1 labels: the argmax (exclusive) or ``p >= threshold`` (multi-label)."""
     probs = numpy.asarray(probs, dtype="float64")
     out = numpy.zeros_like(probs)
     if multi_label:
@@ -303,7 +309,8 @@ def _check_record(record: Mapping[str, Any]) -> None:
         raise AnnotationError("the teacher record's labels hold duplicates")
     if len(record["weights"]) != len(teachers):
         raise AnnotationError(
-            f"the teacher record has {len(record['weights'])} weights for {len(teachers)} teachers"
+            f"the teacher record has {len(record['weights'])} weights for "
+            f"{len(teachers)} teachers"
         )
     _normalise_weights(record["weights"])
     multi_label = bool(record["multi_label"])
@@ -366,7 +373,3 @@ def _label_mismatch(what: str, have, want: set) -> str:
 def _softmax(z: numpy.ndarray) -> numpy.ndarray:
     e = numpy.exp(z - z.max())
     return e / e.sum()
-
-
-def _sigmoid(z: numpy.ndarray) -> numpy.ndarray:
-    return 0.5 * (1.0 + numpy.tanh(0.5 * z))

@@ -7,120 +7,38 @@ Shard ``i`` always holds what became of input docs ``[i * shard_size, (i + 1) *
 shard_size)``, so a rerun after a crash skips the shards already written (each is
 written to a temporary file and renamed) and produces the same files as an
 uninterrupted run. ``manifest.json`` records the settings; an output folder whose
-manifest differs is refused, so shards of different runs never mix.
+manifest differs is refused, so shards of different runs never mix (see
+``spacy_kd.annotate.manifest``).
 """
 
-import hashlib
 import itertools
 import json
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy
-import spacy
-from spacy.language import Language
 from spacy.tokens import Doc, DocBin
+from spacy.util import minibatch
 
+from spacy_kd.annotate.manifest import (
+    MANIFEST,
+    SHARD_PATTERN,
+    check_manifest,
+    iter_shards,
+    make_manifest,
+)
 from spacy_kd.annotate.pseudo import hard_labels, mark_pseudo
-from spacy_kd.data.docbin import ID_KEY, read_docbin
-from spacy_kd.data.records import read_records
+from spacy_kd.annotate.teachers import Teacher, load_teachers, run_teacher
+from spacy_kd.annotate.weights import fit_weights
+from spacy_kd.data.docbin import ID_KEY
 from spacy_kd.data.texts import read_texts
 from spacy_kd.errors import DataError
 from spacy_kd.util import write_bytes_atomic, write_json_atomic
 
-MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
-SHARD_PATTERN = "shard-{:05d}.spacy"
-_EPS = 1e-7
-
-
-@dataclass
-class Teacher:
-    """A loaded teacher pipeline and the text classifier inside it."""
-
-    name: str
-    path: str
-    nlp: Language
-    component: str
-    labels: List[str]
-    multi_label: bool
-
-
-def find_textcat(nlp: Language, where: str) -> Tuple[str, List[str], bool]:
-    """The (name, labels, multi_label) of the pipeline's text classifier."""
-    from spacy.pipeline import MultiLabel_TextCategorizer, TextCategorizer
-
-    found = [(n, p) for n, p in nlp.pipeline if isinstance(p, TextCategorizer)]
-    if not found:
-        names = [n for n, _ in nlp.pipeline] or ["(none)"]
-        raise DataError(
-            where,
-            f"the pipeline has no text classifier (components: {', '.join(names)})",
-        )
-    if len(found) > 1:
-        raise DataError(
-            where,
-            f"the pipeline has several text classifiers ({[n for n, _ in found]}); "
-            "keep one per teacher",
-        )
-    name, pipe = found[0]
-    return name, list(pipe.labels), isinstance(pipe, MultiLabel_TextCategorizer)
-
-
-def teacher_name(path: Path) -> str:
-    """A teacher's name in the records: its folder's, or for ``spacy train``'s
-    model-best / model-last the training folder's (``training/teacher_bert/model-best``
-    is ``teacher_bert``)."""
-    path = Path(path).resolve()
-    if path.name in ("model-best", "model-last") and path.parent.name:
-        return path.parent.name
-    return path.name
-
-
-def load_teachers(paths: Sequence[Union[str, Path]]) -> List[Teacher]:
-    """Load teacher pipelines and check that they classify into the same labels."""
-    if not paths:
-        raise DataError(None, "annotate needs at least one teacher pipeline")
-    teachers: List[Teacher] = []
-    for path in paths:
-        path = Path(path)
-        if not (path / "config.cfg").exists() or not (path / "meta.json").exists():
-            raise DataError(
-                path, "not a spaCy pipeline folder (no config.cfg / meta.json)"
-            )
-        nlp = spacy.load(path)
-        component, labels, multi_label = find_textcat(nlp, str(path))
-        # no feature caches to turn off: a frozen encoder caches only in the process
-        # that trained it (spacy_kd.teachers.frozen), never in a loaded pipeline
-        name = teacher_name(path)
-        if any(t.name == name for t in teachers):
-            name = f"{name}-{len(teachers)}"
-        teachers.append(Teacher(name, str(path), nlp, component, labels, multi_label))
-    first = teachers[0]
-    for other in teachers[1:]:
-        if set(other.labels) != set(first.labels):
-            raise DataError(
-                other.path,
-                f"its labels differ from those of {first.path}: only in {other.name}: "
-                f"{sorted(set(other.labels) - set(first.labels))}; only in {first.name}: "
-                f"{sorted(set(first.labels) - set(other.labels))}",
-            )
-        if other.multi_label != first.multi_label:
-            raise DataError(
-                other.path,
-                f"multi_label={other.multi_label} but {first.path} has "
-                f"multi_label={first.multi_label}",
-            )
-    return teachers
-
-
-def logits_from_probs(p: numpy.ndarray, multi_label: bool) -> numpy.ndarray:
-    """Logits that reproduce ``p``: log p (exclusive: softmax-invariant) or logit(p)."""
-    q = numpy.clip(p, _EPS, 1.0 - _EPS) if multi_label else numpy.clip(p, _EPS, 1.0)
-    return numpy.log(q / (1.0 - q)) if multi_label else numpy.log(q)
 
 
 def confidence(p: numpy.ndarray, multi_label: bool) -> float:
@@ -131,109 +49,10 @@ def confidence(p: numpy.ndarray, multi_label: bool) -> float:
 
 
 def is_blank(item: Union[str, Doc]) -> bool:
-    """Whether a text or Doc holds nothing but whitespace (a Doc's first word decides)."""
+    """Whether a text or Doc holds nothing but whitespace."""
     if isinstance(item, Doc):
         return all(token.is_space for token in item)
     return not item.strip()
-
-
-def teacher_probs(
-    teacher: Teacher,
-    texts: List[str],
-    labels: List[str],
-    batch_size: int,
-    n_process: int,
-) -> numpy.ndarray:
-    """Run a teacher on texts: an array (n_docs, n_labels) in ``labels`` order."""
-    return run_teacher(teacher, texts, labels, batch_size, n_process)[0]
-
-
-def run_teacher(
-    teacher: Teacher,
-    texts: List[Union[str, Doc]],
-    labels: List[str],
-    batch_size: int,
-    n_process: int,
-) -> Tuple[numpy.ndarray, List[Any]]:
-    """Run a teacher on texts or Docs: its probabilities in ``labels`` order, and its docs."""
-    out = numpy.zeros((len(texts), len(labels)), dtype="float64")
-    docs = []
-    for i, doc in enumerate(
-        teacher.nlp.pipe(texts, batch_size=batch_size, n_process=n_process)
-    ):
-        out[i] = [doc.cats.get(label, 0.0) for label in labels]
-        docs.append(doc)
-    return out, docs
-
-
-def fit_weights(
-    teachers: List[Teacher],
-    dev_path: Union[str, Path],
-    labels: List[str],
-    *,
-    batch_size: int = 64,
-    steps: int = 20,
-) -> List[float]:
-    """Weights that minimise the combined teachers' log-loss on labelled dev data.
-
-    A grid over the simplex with ``steps`` divisions (2 or 3 teachers), else
-    coordinate descent on the same grid. Returns weights summing to 1.
-    """
-    dev_path = Path(dev_path)
-    if dev_path.suffix == ".spacy":
-        docs = read_docbin(dev_path)
-    else:
-        from spacy_kd.data.convert import drop_empty, infer_schema, records_to_docs
-
-        records, _ = drop_empty(read_records(dev_path))
-        schema = infer_schema(records, dev_path)
-        docs = list(records_to_docs(spacy.blank("en"), records, schema))
-    docs = [d for d in docs if d.cats]
-    if not docs:
-        raise DataError(dev_path, "no labelled docs to fit teacher weights on")
-    unknown = {k for d in docs for k in d.cats} - set(labels)
-    if unknown:
-        raise DataError(
-            dev_path, f"labels not known to the teachers: {sorted(unknown)}"
-        )
-    gold = numpy.asarray([[d.cats.get(label, 0.0) for label in labels] for d in docs])
-    texts = [d.text for d in docs]
-    probs = [teacher_probs(t, texts, labels, batch_size, 1) for t in teachers]
-    multi = teachers[0].multi_label
-
-    def loss(w: Sequence[float]) -> float:
-        p = sum(wi * pi for wi, pi in zip(w, probs))
-        p = numpy.clip(p, _EPS, 1 - _EPS)
-        if multi:
-            return float(-(gold * numpy.log(p) + (1 - gold) * numpy.log(1 - p)).mean())
-        return float(-(gold * numpy.log(p)).sum(axis=1).mean())
-
-    k = len(teachers)
-    if k == 1:
-        return [1.0]
-    grid = (
-        [
-            [c / steps for c in combo] + [(steps - sum(combo)) / steps]
-            for combo in itertools.product(range(steps + 1), repeat=k - 1)
-            if sum(combo) <= steps
-        ]
-        if k <= 3
-        else None
-    )
-    if grid is not None:
-        return min(grid, key=loss)
-    w = [1.0 / k] * k
-    for _ in range(3):
-        for j in range(k):
-            candidates = []
-            for c in range(steps + 1):
-                trial = list(w)
-                trial[j] = c / steps
-                total = sum(trial)
-                if total > 0:
-                    candidates.append([x / total for x in trial])
-            w = min(candidates, key=loss)
-    return w
 
 
 @dataclass
@@ -255,71 +74,6 @@ class AnnotateSummary:
 
     def to_dict(self) -> Dict[str, Any]:
         return dict(self.__dict__)
-
-
-def _manifest(
-    teachers: List[Teacher],
-    weights: List[float],
-    input_path: Path,
-    settings: Dict[str, Any],
-) -> Dict[str, Any]:
-    stat = input_path.stat()
-    teacher_info = []
-    for t in teachers:
-        meta = t.nlp.meta
-        teacher_info.append(
-            {
-                "name": t.name,
-                "path": str(Path(t.path).resolve()),
-                "pipeline": f"{meta.get('lang')}_{meta.get('name')}-{meta.get('version')}",
-                "labels_sha1": hashlib.sha1(
-                    "\n".join(sorted(t.labels)).encode()
-                ).hexdigest(),
-            }
-        )
-    return {
-        "teachers": teacher_info,
-        "weights": [round(w, 10) for w in weights],
-        "input": {"path": str(input_path.resolve()), "size": stat.st_size},
-        **settings,
-    }
-
-
-def _check_manifest(output_dir: Path, manifest: Dict[str, Any]) -> bool:
-    """True if shards of this very run may be resumed; raise if another run's are there."""
-    path = output_dir / MANIFEST
-    shards = sorted(output_dir.glob("shard-*.spacy"))
-    if not path.exists():
-        if shards:
-            raise DataError(
-                output_dir,
-                f"holds {len(shards)} shards but no {MANIFEST}: not an annotate output "
-                "folder of this run; choose another output folder",
-            )
-        return False
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise DataError(path, f"unreadable manifest: {e}") from None
-    if old != manifest:
-        diff = sorted(
-            k for k in set(old) | set(manifest) if old.get(k) != manifest.get(k)
-        )
-        raise DataError(
-            output_dir,
-            f"holds shards from a different run (differs in: {', '.join(diff)}); "
-            "nothing was overwritten: choose another output folder or delete it",
-        )
-    return True
-
-
-def chunked(items: Iterable[Any], size: int) -> Iterator[List[Any]]:
-    it = iter(items)
-    while True:
-        chunk = list(itertools.islice(it, size))
-        if not chunk:
-            return
-        yield chunk
 
 
 def annotate(
@@ -373,8 +127,8 @@ def annotate(
         "limit": limit, "shard_size": shard_size, "labels": labels,
         "multi_label": multi_label,
     }  # fmt: skip
-    manifest = _manifest(teachers, weights, input_path, settings)
-    resuming = _check_manifest(output_dir, manifest)
+    manifest = make_manifest(teachers, weights, input_path, settings)
+    resuming = check_manifest(output_dir, manifest)
     output_dir.mkdir(parents=True, exist_ok=True)
     if not resuming:
         write_json_atomic(output_dir / MANIFEST, manifest)
@@ -388,7 +142,7 @@ def annotate(
     bar = _progress(progress)
     start = time.perf_counter()
     n_new = n_resumed = 0
-    for shard_index, chunk in enumerate(chunked(items, shard_size)):
+    for shard_index, chunk in enumerate(minibatch(items, shard_size)):
         shard_path = output_dir / SHARD_PATTERN.format(shard_index)
         stats_path = shard_path.with_suffix(".json")
         if shard_path.exists() and stats_path.exists():
@@ -458,7 +212,6 @@ def _annotate_shard(
             doc, labels=labels,
             probs={n: p.tolist() for n, p in probs.items()},
             weights=dict(zip(names, weights)),
-            logits={n: logits_from_probs(p, multi_label).tolist() for n, p in probs.items()},
             multi_label=multi_label, hard=hard, threshold=threshold,
         )  # fmt: skip
         doc.user_data[ID_KEY] = doc_id
@@ -527,8 +280,3 @@ def _progress(enabled: bool):
     return tqdm(
         total=None, unit="doc", disable=not enabled, desc="annotate", smoothing=0.1
     )
-
-
-def iter_shards(output_dir: Union[str, Path]) -> List[Path]:
-    """The shard files of an annotate output folder, in order."""
-    return sorted(Path(output_dir).glob("shard-*.spacy"))

@@ -13,8 +13,7 @@ from spacy_kd.data.docbin import write_docbin
 from spacy_kd.data.labels import LabelSchema
 from spacy_kd.data.records import Record, read_records
 from spacy_kd.errors import DataError
-
-SUM_TOLERANCE = 1e-4
+from spacy_kd.util import SUM_TOLERANCE
 
 
 @dataclass
@@ -42,7 +41,7 @@ def infer_schema(
     held: Optional[LabelSchema] = None,
     multi_label: Optional[bool] = None,
 ) -> LabelSchema:
-    """Decide the label set and exclusive vs multi-label, and check every row against it.
+    """Decide the label set and exclusive vs multi-label; check every row against it.
 
     Exclusive unless a row uses ``labels`` or a ``cats`` row does not sum to 1;
     ``multi_label`` (or the held schema) overrides the guess and is then enforced.
@@ -135,7 +134,10 @@ def records_to_docs(
 
 
 def drop_empty(records: Iterable[Record]) -> Tuple[List[Record], List[int]]:
-    """Split off rows whose text is empty or whitespace; return kept rows and their lines."""
+    """Split off rows whose text is empty or whitespace.
+
+    Return the kept rows and the lines of the dropped ones.
+    """
     kept, empty = [], []
     for r in records:
         if r.text.strip():

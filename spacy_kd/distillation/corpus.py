@@ -159,7 +159,8 @@ def _gold_labels(
     for i, doc in enumerate(docs):
         if is_pseudo(doc):
             raise DataError(
-                path, f"doc {i} is pseudo-labelled (it has a teacher record) but this is "
+                path,
+                f"doc {i} is pseudo-labelled (it has a teacher record) but this is "
                 "the gold corpus; pass pseudo-labelled shards as `pseudo`"
             )  # fmt: skip
         if not doc.cats:

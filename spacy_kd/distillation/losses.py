@@ -34,6 +34,8 @@ from typing import Optional, Tuple
 from thinc.api import get_array_module
 from thinc.types import Floats1d, Floats2d
 
+from spacy_kd.util import sigmoid
+
 CROSS_ENTROPY = "cross_entropy"
 SQUARED_ERROR = "squared_error"
 LOSS_KINDS = (CROSS_ENTROPY, SQUARED_ERROR)
@@ -52,7 +54,8 @@ class DistillationLoss:
 def check_settings(
     *, temperature: float, alpha: float, kind: str = CROSS_ENTROPY
 ) -> None:
-    """Raise ValueError for a temperature <= 0, alpha outside [0, 1] or an unknown loss."""
+    """Raise ValueError for a temperature <= 0, alpha outside [0, 1] or an unknown
+    loss."""
     if not (isinstance(temperature, (int, float)) and temperature > 0.0):
         raise ValueError(
             f"the distillation temperature must be > 0, got {temperature!r}"
@@ -88,7 +91,8 @@ def distill_loss(
     multi_label: bool,
     kind: str = CROSS_ENTROPY,
 ) -> Tuple[Floats1d, Floats2d]:
-    """Per-example ``T^2``-scaled loss against softened teacher targets, and its gradient.
+    """Per-example ``T^2``-scaled loss against softened teacher targets, and its
+    gradient.
 
     With cross-entropy the value reported is the KL divergence (the cross-entropy,
     or the binary cross-entropy for multi-label, minus the teacher's entropy), which
@@ -117,7 +121,8 @@ def distillation_loss(
     kind: str = CROSS_ENTROPY,
     mask: Optional[Floats2d] = None,
 ) -> DistillationLoss:
-    """The batch loss: gold rows get ``alpha * gold``, pseudo rows ``(1 - alpha) * distill``.
+    """The batch loss: gold rows get ``alpha * gold``, pseudo rows
+    ``(1 - alpha) * distill``.
 
     targets: gold labels on gold rows, softened teacher targets on pseudo rows.
     pseudo: 1 for a pseudo-labelled row, 0 for a gold row.
@@ -185,7 +190,7 @@ def _term(
     y = xp.asarray(targets, dtype="float64")
     m = xp.ones_like(y) if mask is None else xp.asarray(mask, dtype="float64")
     if multi_label:
-        p = _sigmoid(xp, z)
+        p = sigmoid(z)
         if kind == CROSS_ENTROPY:
             loss = m * (_softplus(xp, z) - y * z)
             d_z = m * (p - y)
@@ -205,10 +210,6 @@ def _term(
             d_z = p * (g - (p * g).sum(axis=1, keepdims=True))
     # d/dz of T^2 f(z / T) = T f'(z / T)
     return T * T * loss.sum(axis=1), T * d_z
-
-
-def _sigmoid(xp, z):
-    return 0.5 * (1.0 + xp.tanh(0.5 * z))
 
 
 def _softplus(xp, z):

@@ -50,12 +50,10 @@ from spacy_kd.distillation.losses import (
     check_settings,
     distillation_loss,
 )
+from spacy_kd.util import EPS
 
 # Factory arguments that the stock components do not have (dropped on export).
 STUDENT_SETTINGS = ("temperature", "alpha", "loss")
-# Probabilities are clipped this far from 0 and 1 when get_loss has to work back
-# from a model's probabilities to its logits.
-_EPS = 1e-7
 
 SCORE_WEIGHTS = {
     "cats_score": 1.0,
@@ -155,7 +153,8 @@ class DistillationMixin:
         examples = list(examples)
         self._validate_categories(examples)
         xp = self.model.ops.xp
-        probs = xp.clip(xp.asarray(scores, dtype="float64"), _EPS, 1.0 - _EPS)
+        # clipped so that the logits worked back from the probabilities are finite
+        probs = xp.clip(xp.asarray(scores, dtype="float64"), EPS, 1.0 - EPS)
         if self.multi_label:
             logits = xp.log(probs) - xp.log1p(-probs)
         else:
@@ -223,8 +222,8 @@ class DistillationMixin:
                 problem = check_pseudo_doc(ref, want, self.multi_label)
                 if problem is not None:
                     raise AnnotationError(
-                        f"{self.name}: pseudo-labelled example {i} ('{_snippet(ref.text)}'): "
-                        f"{problem}"
+                        f"{self.name}: pseudo-labelled example {i} "
+                        f"('{_snippet(ref.text)}'): {problem}"
                     )
                 continue
             values = list(ref.cats.items())
@@ -234,14 +233,15 @@ class DistillationMixin:
                         f"{self.name}: gold example {i} ('{_snippet(ref.text)}') has "
                         f"cats['{label}'] = {value}; gold labels must be 0 or 1. Soft "
                         "labels from a teacher need the teacher record that "
-                        "`spacy_kd annotate` writes (spacy_kd.annotate.pseudo.mark_pseudo)."
+                        "`spacy_kd annotate` writes "
+                        "(spacy_kd.annotate.pseudo.mark_pseudo)."
                     )
             if not self.multi_label and sum(v for _, v in values) > 1.0:
                 positive = [label for label, v in values if v == 1.0]
                 raise AnnotationError(
                     f"{self.name}: gold example {i} ('{_snippet(ref.text)}') has "
-                    f"{len(positive)} positive labels {positive[:5]} but the classes are "
-                    "exclusive; use kd_textcat_multilabel for multi-label data."
+                    f"{len(positive)} positive labels {positive[:5]} but the classes "
+                    "are exclusive; use kd_textcat_multilabel for multi-label data."
                 )
 
     def _check_model(self) -> None:

@@ -1,14 +1,13 @@
-"""Gold test data for evaluation: a DocBin or JSONL/CSV file, checked against a pipeline."""
+"""Gold test data for evaluation: a DocBin or JSONL/CSV file, checked for a pipeline."""
 
 import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence, Union
 
-from spacy_kd.data.convert import SUM_TOLERANCE, drop_empty, infer_schema, record_cats
-from spacy_kd.data.docbin import read_docbin
-from spacy_kd.data.records import read_records
+from spacy_kd.data.labelled import read_labelled
 from spacy_kd.errors import DataError
+from spacy_kd.util import SUM_TOLERANCE
 
 
 @dataclass
@@ -49,39 +48,8 @@ def load_gold(path: Union[str, Path], *, sample: int = 0, seed: int = 0) -> Gold
     path = Path(path)
     if not path.exists():
         raise DataError(path, "test data not found")
-    if path.is_dir():
-        raise DataError(path, "is a directory, expected a .spacy, .jsonl or .csv file")
-    texts: List[str] = []
-    cats: List[Dict[str, float]] = []
-    where: List[str] = []
-    if path.suffix.lower() == ".spacy":
-        multi_label = False
-        for i, doc in enumerate(read_docbin(path)):
-            if not doc.text.strip():
-                continue
-            if not doc.cats:
-                raise DataError(
-                    path, f"doc {i} has no labels: evaluation needs gold cats"
-                )
-            texts.append(doc.text)
-            cats.append({k: float(v) for k, v in doc.cats.items()})
-            where.append(f"doc {i}")
-            multi_label |= abs(sum(doc.cats.values()) - 1.0) > SUM_TOLERANCE
-    else:
-        records, _ = drop_empty(read_records(path))
-        for record in records:
-            if not record.is_labelled:
-                raise DataError(
-                    path,
-                    "unlabelled row: evaluation needs 'label', 'labels' or 'cats'",
-                    line=record.line,
-                )
-        schema = infer_schema(records, path)
-        multi_label = bool(schema.multi_label)
-        for record in records:
-            texts.append(record.text)
-            cats.append(record_cats(record, schema.labels))
-            where.append(f"line {record.line}")
+    data = read_labelled(path, "evaluation")
+    texts, cats, where = data.texts, data.cats, data.where
     if not texts:
         raise DataError(path, "the test set is empty: no labelled document with text")
     labels = list(dict.fromkeys(label for c in cats for label in c))
@@ -96,7 +64,7 @@ def load_gold(path: Union[str, Path], *, sample: int = 0, seed: int = 0) -> Gold
         texts=texts,
         cats=cats,
         labels=labels,
-        multi_label=multi_label,
+        multi_label=data.multi_label,
         where=where,
         n_total=n_total,
     )

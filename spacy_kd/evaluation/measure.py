@@ -14,15 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Union
 
-import spacy_kd
-
-THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
+from spacy_kd.util import worker_env
 
 
 @dataclass
@@ -66,20 +58,6 @@ def disk_size_mib(path: Union[str, Path]) -> float:
         for name in files:
             total += os.path.getsize(os.path.join(root, name))
     return total / (1024.0 * 1024.0)
-
-
-def worker_env(n_threads: int) -> Dict[str, str]:
-    """The environment of a worker: ours, with every thread-count variable set."""
-    env = dict(os.environ)
-    for var in THREAD_VARS:
-        env[var] = str(n_threads)
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # Let the worker import spacy_kd even when it is not installed (a source checkout).
-    root = str(Path(spacy_kd.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (root, env.get("PYTHONPATH", "")) if p
-    )
-    return env
 
 
 def measure_pipeline(

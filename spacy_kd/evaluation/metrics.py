@@ -7,14 +7,14 @@ Counting follows spaCy's ``Scorer.score_cats`` so the numbers are comparable wit
   the highest gold value (the first one on ties, in ``doc.cats`` order); a miss is a
   false negative for the gold label and a false positive for the predicted one.
 * multi-label: a label is predicted when its score is ``>= threshold`` and is gold when
-  its gold value is ``> 0``; a label missing from a gold ``doc.cats`` is unknown for that
-  document and is not counted (nor in exact match).
+  its gold value is ``> 0``; a label missing from a gold ``doc.cats`` is unknown for
+  that document and is not counted (nor in exact match).
 * precision, recall and F are 0 where their denominator is 0; macro scores average the
   per-label scores over every label, including labels without gold examples.
 """
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -101,7 +101,7 @@ def gold_argmax(cats: Mapping[str, float], labels: Sequence[str]) -> int:
 
 
 def gold_matrix(gold: GoldCats, labels: Sequence[str]) -> np.ndarray:
-    """Gold values as a float64 (n_docs, n_labels) matrix, NaN where a label is missing."""
+    """Gold values as a float64 (n_docs, n_labels) matrix, NaN for a missing label."""
     out = np.full((len(gold), len(labels)), np.nan, dtype="float64")
     for i, cats in enumerate(gold):
         for j, label in enumerate(labels):
@@ -173,7 +173,7 @@ def score_cats(
     multi_label: bool,
     thresholds: Optional[Sequence[float]] = None,
 ) -> AccuracyScores:
-    """Score predicted ``scores`` (n_docs, n_labels, in ``labels`` order) against gold cats.
+    """Score ``scores`` (n_docs, n_labels, in ``labels`` order) against gold cats.
 
     thresholds: per-label cut-offs for multi-label (default 0.5 each); ignored for
     exclusive labels, where the highest score wins.
@@ -210,6 +210,27 @@ def score_cats(
     return _scores_from_counts(labels, tp, fp, fn, support, exact, n_docs)
 
 
+def compare_decisions(
+    decided: np.ndarray, reference_decided: np.ndarray
+) -> Tuple[float, float, float]:
+    """Exact match, micro-F and macro-F of boolean decisions against reference ones.
+
+    Both matrices are (n_docs, n_labels); the reference decisions count as gold.
+    exact: the share of documents whose label set equals the reference's.
+    """
+    decided = np.asarray(decided, dtype=bool)
+    reference_decided = np.asarray(reference_decided, dtype=bool)
+    if decided.shape != reference_decided.shape:
+        raise ValueError("compare_decisions needs matrices of the same shape")
+    tp = (decided & reference_decided).sum(axis=0)
+    fp = (decided & ~reference_decided).sum(axis=0)
+    fn = (~decided & reference_decided).sum(axis=0)
+    _, _, micro_f = prf(int(tp.sum()), int(fp.sum()), int(fn.sum()))
+    per_label_f = [prf(int(a), int(b), int(c))[2] for a, b, c in zip(tp, fp, fn)]
+    exact = float(np.mean(np.all(decided == reference_decided, axis=1)))
+    return exact, micro_f, float(np.mean(per_label_f)) if per_label_f else 0.0
+
+
 def agreement(
     decided: np.ndarray,
     reference_decided: np.ndarray,
@@ -222,24 +243,18 @@ def agreement(
 
     All four matrices are (n_docs, n_labels) over the same labels in the same order.
     """
-    decided = np.asarray(decided, dtype=bool)
-    reference_decided = np.asarray(reference_decided, dtype=bool)
-    if decided.shape != reference_decided.shape or decided.shape != np.shape(scores):
+    if np.shape(decided) != np.shape(scores):
         raise ValueError("agreement needs matrices of the same shape")
-    tp = (decided & reference_decided).sum(axis=0)
-    fp = (decided & ~reference_decided).sum(axis=0)
-    fn = (~decided & reference_decided).sum(axis=0)
-    _, _, micro_f = prf(int(tp.sum()), int(fp.sum()), int(fn.sum()))
-    per_label_f = [prf(int(a), int(b), int(c))[2] for a, b, c in zip(tp, fp, fn)]
+    exact, micro_f, macro_f = compare_decisions(decided, reference_decided)
     diff = np.abs(
         np.asarray(scores, dtype="float64")
         - np.asarray(reference_scores, dtype="float64")
     )
     return Agreement(
         reference=reference,
-        exact=float(np.mean(np.all(decided == reference_decided, axis=1))),
+        exact=exact,
         micro_f=micro_f,
-        macro_f=float(np.mean(per_label_f)) if per_label_f else 0.0,
+        macro_f=macro_f,
         mean_abs_diff=float(diff.mean()) if diff.size else 0.0,
     )
 

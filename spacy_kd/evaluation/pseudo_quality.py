@@ -1,14 +1,15 @@
-"""How right are the pseudo-labels? Score annotate's shards against the pool's removed labels."""
+"""How right are the pseudo-labels? annotate's shards against the pool's true labels."""
 
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict, List, Union
 
 import numpy
 
-from spacy_kd.annotate.pseudo import hard_labels, pseudo_record
-from spacy_kd.annotate.run import iter_shards
+from spacy_kd.annotate.manifest import iter_shards
+from spacy_kd.annotate.pseudo import pseudo_record
 from spacy_kd.data.docbin import ID_KEY, read_docbin
 from spacy_kd.errors import DataError
+from spacy_kd.evaluation.metrics import compare_decisions, decisions
 
 
 def score_pseudo_labels(
@@ -36,16 +37,15 @@ def score_pseudo_labels(
     with_ids = sum(ID_KEY in doc.user_data for doc in gold_docs)
     if 0 < with_ids < len(gold_docs):
         raise DataError(
-            gold_path, f"{len(gold_docs) - with_ids} of {len(gold_docs)} docs carry no '{ID_KEY}': "
-            "use the pool_gold.spacy of `data split`, or a file without any ids"
-        )  # fmt: skip
+            gold_path,
+            f"{len(gold_docs) - with_ids} of {len(gold_docs)} docs carry no "
+            f"'{ID_KEY}': use the pool_gold.spacy of `data split`, or a file without "
+            "any ids",
+        )
     gold = {doc.user_data.get(ID_KEY, i): doc.cats for i, doc in enumerate(gold_docs)}
-    per_label: Dict[str, numpy.ndarray] = {}
-    hits: Dict[str, int] = {}
-    tp: Dict[str, float] = {}
-    fp: Dict[str, float] = {}
-    fn: Dict[str, float] = {}
-    n = 0
+    outputs: Dict[str, List[numpy.ndarray]] = {}
+    truth: List[numpy.ndarray] = []
+    multi = False
     missing = 0
     for shard in shards:
         for doc in read_docbin(shard):
@@ -55,36 +55,30 @@ def score_pseudo_labels(
                 missing += 1
                 continue
             labels = list(record["labels"])
-            multi = bool(record["multi_label"])
-            truth = numpy.asarray([gold[doc_id].get(k, 0.0) for k in labels]) >= 0.5
+            multi = bool(record["multi_label"])  # one run: the same for every doc
+            truth.append(
+                numpy.asarray([gold[doc_id].get(k, 0.0) for k in labels]) >= 0.5
+            )
             weights = dict(zip(record["teachers"], record["weights"]))
-            outputs = {name: numpy.asarray(p) for name, p in record["probs"].items()}
-            outputs["combined"] = sum(weights[k] * p for k, p in outputs.items())
-            n += 1
-            for name, p in outputs.items():
-                pred = hard_labels(p, multi_label=multi, threshold=threshold) >= 0.5
-                hits[name] = hits.get(name, 0) + int(numpy.array_equal(pred, truth))
-                tp[name] = tp.get(name, 0) + float((pred & truth).sum())
-                fp[name] = fp.get(name, 0) + float((pred & ~truth).sum())
-                fn[name] = fn.get(name, 0) + float((~pred & truth).sum())
-                counts = numpy.stack(
-                    [pred & truth, pred & ~truth, ~pred & truth]
-                ).astype(float)
-                per_label[name] = per_label.get(name, 0) + counts
+            probs = {name: numpy.asarray(p) for name, p in record["probs"].items()}
+            probs["combined"] = sum(weights[k] * p for k, p in probs.items())
+            for name, p in probs.items():
+                outputs.setdefault(name, []).append(p)
+    n = len(truth)
     if n == 0:
         raise DataError(
             gold_path,
             f"none of the annotated docs' ids are in this file ({missing} unmatched)",
         )
     result: Dict[str, Any] = {
-        "n_docs": n, "n_unmatched": missing, "accuracy": {}, "micro_f1": {}, "macro_f1": {},
+        "n_docs": n, "n_unmatched": missing,
+        "accuracy": {}, "micro_f1": {}, "macro_f1": {},
     }  # fmt: skip
-    for name in hits:
-        result["accuracy"][name] = hits[name] / n
-        denom = 2 * tp[name] + fp[name] + fn[name]
-        result["micro_f1"][name] = 2 * tp[name] / denom if denom else 0.0
-        ltp, lfp, lfn = per_label[name]
-        ldenom = 2 * ltp + lfp + lfn
-        f = numpy.divide(2 * ltp, ldenom, out=numpy.zeros_like(ltp), where=ldenom > 0)
-        result["macro_f1"][name] = float(f.mean())
+    thresholds = numpy.full(len(truth[0]), threshold)
+    for name, rows in outputs.items():
+        pred = decisions(numpy.stack(rows), multi, thresholds)
+        exact, micro_f, macro_f = compare_decisions(pred, numpy.stack(truth))
+        result["accuracy"][name] = exact
+        result["micro_f1"][name] = micro_f
+        result["macro_f1"][name] = macro_f
     return result

@@ -30,9 +30,6 @@ class ModelState:
                 self._states.popitem(last=False)
         return self._states[model_id]
 
-    def drop(self, model_id: int) -> None:
-        self._states.pop(model_id, None)
-
     def __len__(self) -> int:
         return len(self._states)
 

@@ -35,8 +35,7 @@ def build_frozen_cached(
     being annotated does not need the cache); past it, new texts are encoded but
     not stored. 0 turns the cache off: every doc is encoded, nothing is hashed or
     kept. Only a process that trains the model fills the cache: a loaded pipeline
-    (``annotate``, ``evaluate``, an app) encodes every doc. ``disable_feature_caches``
-    turns the caches off in a model trained in this process.
+    (``annotate``, ``evaluate``, an app) encodes every doc.
     """
     return Model(
         "frozen_cached",
@@ -61,20 +60,6 @@ def _init(model: Model, X=None, Y=None) -> Model:
 def cache_of(model: Model) -> Dict[int, numpy.ndarray]:
     """The feature cache of a ``frozen_cached`` layer (text hash -> vector)."""
     return _CACHES.get(model.id)
-
-
-def disable_feature_caches(model: Model) -> int:
-    """Turn off every ``frozen_cached`` layer's cache in ``model``; returns how many."""
-    n = 0
-    for node in model.walk():
-        if node.name == "frozen_cached":
-            node.attrs["max_entries"] = 0
-            _TRAINING.get(node.id)["on"] = False
-            cache = cache_of(node)
-            if cache is not None:
-                cache.clear()
-            n += 1
-    return n
 
 
 def _forward(

@@ -1,4 +1,4 @@
-"""TF-IDF weighted n-gram features for a sparse linear layer (``spacy-kd.TfidfNgrams.v1``).
+"""TF-IDF weighted n-gram features for a sparse linear layer: spacy-kd.TfidfNgrams.v1.
 
 The output is what thinc's ``SparseLinear_v2`` takes: ``(keys, values, lengths)``,
 like spaCy's ``extract_ngrams``, but the values are sublinear term frequencies
@@ -6,10 +6,9 @@ times inverse document frequencies, L2-normalised per document: the features of
 the classic TF-IDF + logistic regression text classifier.
 
 Document frequencies live in a hashed table (a parameter, so it is saved with the
-pipeline). They are fitted on every training document: by :func:`fit_idf` when a
-component calls it at initialize, and otherwise online during training, where each
-distinct training text is counted once (from the second epoch on, the table is
-complete and fixed). At prediction time the table is only read.
+pipeline). They are counted online during training: each distinct text is counted
+the first time a training update sees it, so from the second epoch on the table is
+complete and fixed. At prediction time the table is only read.
 """
 
 from typing import Callable, Iterable, List, Optional, Set, Tuple
@@ -74,23 +73,11 @@ def doc_ngrams(model: Model, doc: Doc) -> Tuple[numpy.ndarray, numpy.ndarray]:
     return keys.astype("uint64"), counts
 
 
-def fit_idf(model: Model, docs: Iterable[Doc]) -> int:
-    """Count document frequencies over ``docs`` into every TF-IDF layer of ``model``.
-
-    Texts already counted are skipped. Returns the number of newly counted docs.
-    """
-    added = 0
-    for node in model.walk():
-        if node.name == NAME:
-            added = max(added, _count(node, docs))
-    return added
-
-
 def _seen(model: Model) -> Set[int]:
     return _SEEN.get(model.id)
 
 
-def _count(model: Model, docs: Iterable[Doc]) -> int:
+def _count(model: Model, docs: Iterable[Doc]) -> None:
     if not model.has_param("df"):
         _init(model)
     seen = _seen(model)
@@ -107,7 +94,6 @@ def _count(model: Model, docs: Iterable[Doc]) -> int:
         numpy.add.at(df, (keys % n_buckets).astype("int64"), 1.0)
         added += 1
     n_docs[0] += added
-    return added
 
 
 def _forward(model: Model, docs: InT, is_train: bool) -> Tuple[OutT, Callable]:

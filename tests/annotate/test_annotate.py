@@ -12,7 +12,8 @@ from spacy.training import Example
 from typer.testing import CliRunner
 
 from spacy_kd.annotate import run as annotate_module
-from spacy_kd.annotate.run import annotate, iter_shards
+from spacy_kd.annotate.manifest import iter_shards
+from spacy_kd.annotate.run import annotate
 from spacy_kd.cli import app
 from spacy_kd.data import convert
 from spacy_kd.errors import DataError
@@ -25,8 +26,9 @@ def train_teacher(
 ):
     """A small real teacher: spaCy's stock BOW textcat, ``steps`` full-batch updates."""
     return train_bow_textcat(
-        lambda nlp: [Example(nlp.make_doc(d.text), d) for d in docs], path, multi_label=multi_label,
-        ngram_size=ngram_size, epochs=steps, name="textcat", seed=seed,
+        lambda nlp: [Example(nlp.make_doc(d.text), d) for d in docs], path,
+        multi_label=multi_label, ngram_size=ngram_size, epochs=steps, name="textcat",
+        seed=seed,
     )  # fmt: skip
 
 
@@ -89,10 +91,7 @@ def test_ensemble_is_the_weighted_mean_of_each_teacher(teachers, corpus, tmp_pat
         pa[0],
         atol=1e-6,
     )
-    # logits reproduce the teacher's probabilities
-    z = numpy.asarray(record["logits"]["bi"])
-    p = numpy.exp(z - z.max()) / numpy.exp(z - z.max()).sum()
-    numpy.testing.assert_allclose(p, record["probs"]["bi"], atol=1e-5)
+    assert "logits" not in record  # they would only restate the probabilities
     assert [d.user_data["spacy_kd_id"] for d in docs] == list(range(100))
     saved = json.loads((out / "summary.json").read_text())
     assert saved["n_written"] == 100
@@ -341,7 +340,7 @@ def test_pipeline_without_textcat_is_refused(corpus, tmp_path):
         annotate(
             [tmp_path / "blank"], corpus / "pool.txt", tmp_path / "out", progress=False
         )
-    with pytest.raises(DataError, match="not a spaCy pipeline folder"):
+    with pytest.raises(DataError, match="not a spaCy pipeline: .* no config.cfg"):
         annotate([tmp_path], corpus / "pool.txt", tmp_path / "out", progress=False)
 
 
