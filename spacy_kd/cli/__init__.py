@@ -10,6 +10,14 @@ app = typer.Typer(
 )
 
 # each module registers its commands on `app`
-from spacy_kd.cli import annotate, data, evaluate, pretrain_elmo  # noqa: E402,F401
+from spacy_kd.cli import (  # noqa: E402,F401
+    annotate,
+    data,
+    evaluate,
+    fetch_minilm,
+    pretrain_elmo,
+    report,
+    students,
+)
 
 __all__ = ["app"]

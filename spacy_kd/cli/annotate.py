@@ -1,4 +1,4 @@
-"""``python -m spacy_kd annotate``: teachers pseudo-label unlabelled text into DocBin shards."""
+"""``python -m spacy_kd annotate``: teachers pseudo-label text into DocBin shards."""
 
 from pathlib import Path
 from typing import List, Optional
@@ -26,7 +26,8 @@ def _parse_weights(value: Optional[str]) -> Optional[List[float]]:
 def annotate_cli(
     paths: List[Path] = typer.Argument(
         ...,
-        help="TEACHER [TEACHER ...] INPUT OUTPUT: teacher pipelines, input text, output folder",
+        help="TEACHER [TEACHER ...] INPUT OUTPUT: teacher pipelines, input text, "
+        "output folder",
     ),
     weights: Optional[str] = typer.Option(
         None, "--weights", help="Comma-separated weight per teacher"
@@ -73,12 +74,14 @@ def annotate_cli(
             shard_size=shard_size, progress=progress,
         )  # fmt: skip
     msg.good(
-        f"Annotated {summary.n_written} docs into {summary.n_shards} shards in {output_dir} "
-        f"({summary.docs_per_second:.1f} docs/s; {summary.n_shards_resumed} shards resumed)"
+        f"Annotated {summary.n_written} docs into {summary.n_shards} shards in "
+        f"{output_dir} ({summary.docs_per_second:.1f} docs/s; "
+        f"{summary.n_shards_resumed} shards resumed)"
     )
     if summary.n_dropped_low_confidence:
         msg.warn(
-            f"Dropped {summary.n_dropped_low_confidence} docs below confidence {min_confidence}"
+            f"Dropped {summary.n_dropped_low_confidence} docs below confidence "
+            f"{min_confidence}"
         )
     if summary.n_empty_skipped:
         msg.warn(f"Skipped {summary.n_empty_skipped} empty texts")
@@ -103,7 +106,7 @@ def score_pseudo_cli(
         None, "--output", help="Write the scores as JSON here"
     ),
 ) -> None:
-    """Accuracy of pseudo-labels (combined and per teacher) against the pool's true labels."""
+    """Accuracy of pseudo-labels (combined and per teacher) against true labels."""
     from spacy_kd.evaluation.pseudo_quality import score_pseudo_labels
 
     with user_errors():
@@ -114,6 +117,7 @@ def score_pseudo_cli(
             f"macro-F1 {scores['macro_f1'][name]:.4f}"
         )
     msg.good(
-        f"Scored {scores['n_docs']} pseudo-labelled docs ({scores['n_unmatched']} unmatched)"
+        f"Scored {scores['n_docs']} pseudo-labelled docs "
+        f"({scores['n_unmatched']} unmatched)"
     )
     write_summary(scores, output)

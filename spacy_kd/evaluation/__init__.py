@@ -5,7 +5,9 @@ gold.py       labelled test data (DocBin, JSONL, CSV) and its checks
 classifier.py load a pipeline, find its text classifier, collect scores
 measure.py    speed and memory in a fresh subprocess (worker.py runs there)
 report.py     the report: JSON, terminal tables, markdown; plot.py: the PNG
+output.py     ``write_report``: the report's JSON, markdown and PNG files
 runner.py     ``evaluate(pipelines, data, ...)``, which ties them together
+targets.py    ``report_training``: every model of a training folder, the talk's targets
 
 Attributes are imported lazily, so that ``python -m spacy_kd.evaluation.worker``
 starts with nothing loaded but the worker itself.

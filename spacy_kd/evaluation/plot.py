@@ -1,4 +1,4 @@
-"""Accuracy against seconds per document, one labelled point per pipeline (matplotlib)."""
+"""Accuracy against seconds per document, a labelled point per pipeline (matplotlib)."""
 
 from pathlib import Path
 from typing import Union
@@ -61,7 +61,8 @@ def plot_report(
         kind = "multi-label" if report.data["multi_label"] else "exclusive"
         ax.set_title(
             f"{ACCURACY_METRICS[metric]} vs. inference time "
-            f"({Path(report.data['path']).name}, {report.data['n_docs']:,} docs, {kind})",
+            f"({Path(report.data['path']).name}, {report.data['n_docs']:,} docs, "
+            f"{kind})",
             fontsize=10,
         )
         threads = report.settings.get("n_threads")

@@ -1,9 +1,9 @@
-"""The evaluation report: one result per pipeline, as JSON, terminal tables and markdown."""
+"""The evaluation report: a result per pipeline, as JSON, terminal tables, markdown."""
 
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Literal, Optional, Sequence
 
-from wasabi import table
+from wasabi import MarkdownRenderer, table
 
 from spacy_kd.evaluation.measure import SpeedMemory
 from spacy_kd.evaluation.metrics import AccuracyScores, Agreement
@@ -185,7 +185,7 @@ class EvaluationReport:
             "",
         ]
         header, rows = self._combined_rows()
-        lines += _md_table(header, rows)
+        lines += md_table(header, rows)
         lines += [
             "",
             "- Scores in %. Micro and macro P, R and F are counted as in spaCy's "
@@ -232,10 +232,10 @@ class EvaluationReport:
                 ]
                 for label in tuned[0].labels
             ]
-            lines += _md_table(header, rows)
+            lines += md_table(header, rows)
         lines += ["", "## Per-label F", ""]
         header, rows = self.per_label_rows()
-        lines += _md_table(header, rows)
+        lines += md_table(header, rows)
         for p in self.pipelines:
             lines += [
                 "",
@@ -246,7 +246,7 @@ class EvaluationReport:
                 [label, _pct(sc.p), _pct(sc.r), _pct(sc.f), str(sc.support)]
                 for label, sc in p.accuracy.per_label.items()
             ]
-            lines += _md_table(["Label", "P", "R", "F", "Support"], rows)
+            lines += md_table(["Label", "P", "R", "F", "Support"], rows)
             lines += ["", "</details>"]
         if self.warnings:
             lines += ["", "## Warnings", ""] + [f"- {w}" for w in self.warnings]
@@ -291,14 +291,23 @@ def _aligns(header: Sequence[str]) -> List[Align]:
     return left + right * (len(header) - 1)
 
 
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
-    def esc(cell: str) -> str:
-        return str(cell).replace("|", "\\|")
+def md_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    aligns: Optional[Sequence[Align]] = None,
+) -> List[str]:
+    """A markdown table (wasabi's), with ``|`` in cells escaped.
 
-    out = ["| " + " | ".join(esc(h) for h in header) + " |"]
-    out.append("|" + "|".join([":---"] + ["---:"] * (len(header) - 1)) + "|")
-    out += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
-    return out
+    aligns: "l", "r" or "c" per column (default: the first left, the others right).
+    """
+
+    def esc(cells: Sequence[str]) -> List[str]:
+        return [str(cell).replace("|", "\\|") for cell in cells]
+
+    text = MarkdownRenderer().table(
+        [esc(row) for row in rows], esc(header), aligns=aligns or _aligns(header)
+    )
+    return text.splitlines()
 
 
 def _json(data: Any) -> str:

@@ -1,4 +1,4 @@
-"""``evaluate``: accuracy, agreement, speed and memory of several pipelines on one test set."""
+"""``evaluate``: accuracy, agreement, speed and memory of pipelines on one test set."""
 
 import gc
 import platform
@@ -308,7 +308,8 @@ def _add_agreement(
                 f"cannot compare {result.name} with the reference {ref_result.name}: "
                 f"their labels differ ({len(pred.labels)} vs {len(ref.labels)} labels; "
                 f"only in {result.name}: {sorted(set(pred.labels) - set(ref.labels))}, "
-                f"only in {ref_result.name}: {sorted(set(ref.labels) - set(pred.labels))})",
+                f"only in {ref_result.name}: "
+                f"{sorted(set(ref.labels) - set(pred.labels))})",
             )
         order = [pred.labels.index(label) for label in ref.labels]
         result.agreement = agreement(

@@ -1,45 +1,130 @@
-"""spacy_kd/distillation/students.py: argument checks, and a failing student stops the grid."""
+"""``spacy_kd students`` / ``train_students``: argument checks, a real student trained
+and skipped on the rerun, and a failing student stops the grid."""
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).parent.parent
-MODULE = "spacy_kd.distillation.students"
+import pytest
+from pseudo_corpus import REPO, write_corpus
+from typer.testing import CliRunner
+
+from spacy_kd.cli import app
+from spacy_kd.distillation.students import train_students
+from spacy_kd.errors import DataError
+
+CONFIG = REPO / "configs" / "student_bow.cfg"
 
 
-def run(out: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", MODULE, str(out), "--gold", "g.spacy", "--dev", "d.spacy",
-           "--pseudo", "pseudo", *args]  # fmt: skip
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=out.parent)
+@pytest.fixture
+def inputs(tmp_path):
+    """Existing (empty) gold and dev files and a pseudo folder: enough for the checks
+    and for `spacy train` to reject a bad override."""
+    (tmp_path / "g.spacy").write_bytes(b"")
+    (tmp_path / "d.spacy").write_bytes(b"")
+    (tmp_path / "pseudo").mkdir()
+    return tmp_path
 
 
-def test_bad_arguments_are_named(tmp_path):
-    for args, message in (
-        (["--jobs", "0"], "--jobs: at least 1"),
-        (["--threads", "-1"], "--threads: at least 0"),
-        (["--targets", "hard,fuzzy"], "--targets: unknown ['fuzzy']"),
-        (["--caps", "3000,x"], "--caps: comma-separated integers"),
+def invoke(out: Path, *args: str):
+    inputs = out.parent
+    base = ["students", str(out), "--gold", str(inputs / "g.spacy"),
+            "--dev", str(inputs / "d.spacy"), "--pseudo", str(inputs / "pseudo"),
+            "--config", str(CONFIG)]  # fmt: skip
+    return CliRunner().invoke(app, [*base, *args])
+
+
+def test_bad_arguments_are_named(inputs):
+    out = inputs / "students"
+    for args, code, message in (
+        (["--jobs", "0"], 1, "jobs: at least 1"),
+        (["--threads", "-1"], 1, "threads: at least 0"),
+        (["--targets", "hard,fuzzy"], 1, "targets: unknown ['fuzzy']"),
+        (["--caps", "3000,-1"], 1, "caps: integers >= 0"),
+        (["--caps", "3000,x"], 2, "comma-separated integers"),
+        (["--teachers", ","], 1, "teachers: give at least one"),
     ):
-        result = run(tmp_path / "students", *args)
-        assert result.returncode != 0 and message in result.stderr, (
+        result = invoke(out, *args)
+        assert result.exit_code == code and message in result.output, (
             args,
-            result.stderr,
+            result.output,
         )
-    assert not (tmp_path / "students" / "students.json").exists()
+    assert not (out / "students.json").exists()
 
 
-def test_failed_students_are_named_with_their_logs(tmp_path):
-    # two students at once; spacy train rejects the override, so both fail
-    out = tmp_path / "students"
-    result = run(out, "--teachers", "teacher_bert", "--targets", "hard,soft", "--jobs", "2",
-                 "--", "--training.max_steps", "many")  # fmt: skip
-    assert result.returncode != 0
+def test_missing_inputs_are_data_errors(inputs):
+    out = inputs / "students"
+    with pytest.raises(DataError, match="nope.cfg: config not found"):
+        train_students(out, inputs / "g.spacy", inputs / "d.spacy", inputs / "pseudo",
+                       config=inputs / "nope.cfg")  # fmt: skip
+    with pytest.raises(DataError, match="annotate's output folder not found"):
+        train_students(out, inputs / "g.spacy", inputs / "d.spacy", inputs / "none",
+                       config=CONFIG)  # fmt: skip
+    result = CliRunner().invoke(
+        app,
+        ["students", str(out), "--gold", str(inputs / "missing.spacy"),
+         "--dev", str(inputs / "d.spacy"), "--pseudo", str(inputs / "pseudo"),
+         "--config", str(CONFIG)],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "missing.spacy: gold data not found" in result.output
+
+
+def test_failed_students_are_named_with_their_logs(inputs):
+    # two students at once; spacy train rejects the extra override, so both fail
+    out = inputs / "students"
+    result = invoke(out, "--teachers", "teacher_bert", "--targets", "hard,soft",
+                    "--jobs", "2", "--training.max_steps", "many")  # fmt: skip
+    assert result.exit_code == 1, result.output
     for name in ("student_bert_hard_all", "student_bert_soft_all"):
-        assert f"{name}: spacy train failed" in result.stderr, result.stderr
+        assert f"{name}: spacy train failed" in result.output, result.output
         assert (out / "logs" / f"{name}.log").stat().st_size > 0
         assert not (out / name / "training.json").exists()
     assert not (out / "students.json").exists()
     # the log says what spacy train rejected
     log = (out / "logs" / "student_bert_hard_all.log").read_text()
     assert "max_steps" in log, log[-2000:]
+
+
+def test_student_is_trained_listed_and_skipped_on_rerun(tmp_path):
+    gold, pseudo, _ = write_corpus(tmp_path, n_gold=16)
+    out = tmp_path / "students"
+    args = ["students", str(out), "--gold", str(gold), "--dev", str(gold),
+            "--pseudo", str(pseudo), "--config", str(CONFIG), "--teachers", "t",
+            "--targets", "soft", "--caps", "0", "--temperature", "2",
+            "--training.max_steps", "4", "--training.eval_frequency", "2",
+            "--nlp.batch_size", "8"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    listing = json.loads((out / "students.json").read_text())
+    (entry,) = listing
+    assert entry["name"] == "student_t_soft_all"
+    assert (entry["teacher"], entry["target"], entry["cap"]) == ("t", "soft", 0)
+    assert entry["path"] == str(out / "student_t_soft_all" / "model-best")
+    overrides = entry["overrides"]
+    for key, value in (
+        ("--distillation.teachers", '["t"]'),
+        ("--distillation.hard", "false"),
+        ("--distillation.temperature", "2.0"),
+        ("--training.max_steps", "4"),
+    ):
+        assert overrides[overrides.index(key) + 1] == value, overrides
+    assert entry["seconds"] > 0
+    assert (Path(entry["path"]) / "meta.json").exists()
+    # the same grid again: nothing is trained, the listing is the same
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "student_t_soft_all: already trained" in result.output
+    assert json.loads((out / "students.json").read_text()) == listing
+
+
+def test_python_m_spacy_kd_students_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy_kd", "students", "--help"],
+        capture_output=True, text=True, cwd=REPO, env=dict(os.environ, COLUMNS="200"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for option in ("--gold", "--pseudo", "--config", "--jobs", "--threads"):
+        assert option in result.stdout

@@ -1,0 +1,82 @@
+"""``python -m spacy_kd report``: evaluate every model of a training folder (thin
+wrapper)."""
+
+from pathlib import Path
+from typing import Dict, Optional
+
+import typer
+from wasabi import msg
+
+from spacy_kd.cli import app
+from spacy_kd.cli._util import user_errors
+
+
+def _progress(line: str) -> None:
+    typer.echo(f"ℹ {line}", err=True)
+
+
+def _speed_targets(value: str) -> Dict[str, float]:
+    targets = {}
+    for item in filter(None, (v.strip() for v in value.split(","))):
+        name, _, factor = item.partition("=")
+        try:
+            targets[name.strip()] = float(factor)
+        except ValueError:
+            raise typer.BadParameter(
+                f"NAME=FACTOR pairs, comma-separated; got {item!r}",
+                param_hint="--speed-targets",
+            ) from None
+    return targets
+
+
+@app.command("report")
+def report_cli(
+    training_dir: Path = typer.Argument(
+        ...,
+        help="A profile's folder: stock, baseline, teacher_*, students",
+        exists=True,
+    ),
+    data: Path = typer.Option(
+        ..., "--data", "-d", help="Labelled test data: .spacy (DocBin), .jsonl or .csv"
+    ),
+    sample: int = typer.Option(
+        0, "--sample", help="Score a seeded random sample of this many docs (0: all)"
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of --sample and the speed docs"),
+    reference: Optional[str] = typer.Option(
+        None,
+        "--reference",
+        "-r",
+        help="A model's name to measure every model's agreement with",
+    ),
+    speed_targets: str = typer.Option(
+        "",
+        "--speed-targets",
+        help="Student docs/s targets as multiples of teachers', e.g. teacher_elmo=25",
+    ),
+    n_threads: int = typer.Option(
+        1, "--n-threads", help="Threads of every speed run (OMP/MKL/torch)"
+    ),
+    n_speed_docs: int = typer.Option(
+        500, "--n-speed-docs", help="Number of test docs for the speed runs"
+    ),
+    batch_size: int = typer.Option(128, "--batch-size", help="Batch size of nlp.pipe"),
+) -> None:
+    """Evaluate every model of a training folder and check the talk's targets.
+
+    Models: stock, baseline, every teacher_*/model-best and the students in
+    students/students.json. Writes report.json, report.md (with the targets) and
+    report.png in TRAINING_DIR.
+    """
+    from spacy_kd.evaluation.targets import report_training
+
+    targets = _speed_targets(speed_targets)
+    with user_errors(ImportError, ValueError):
+        report, section = report_training(
+            training_dir, data, sample=sample, seed=seed, reference=reference,
+            speed_targets=targets, n_threads=n_threads, n_speed_docs=n_speed_docs,
+            batch_size=batch_size, progress=_progress,
+        )  # fmt: skip
+    typer.echo(report.to_text())
+    typer.echo(section)
+    msg.good(f"Report written to {training_dir}/report.md, .json and .png")

@@ -1,0 +1,80 @@
+"""``python -m spacy_kd students``: train the student grid (thin wrapper)."""
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from wasabi import msg
+
+from spacy_kd.cli import app
+from spacy_kd.cli._util import user_errors
+from spacy_kd.distillation.students import (
+    DEFAULT_CONFIG,
+    ENSEMBLE,
+    TrainingFailed,
+    train_students,
+)
+
+
+def _names(value: str) -> List[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _caps(value: str) -> List[int]:
+    try:
+        return [int(c) for c in _names(value)]
+    except ValueError:
+        raise typer.BadParameter(
+            f"comma-separated integers, got {value!r}", param_hint="--caps"
+        ) from None
+
+
+@app.command(
+    "students",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def students_cli(
+    ctx: typer.Context,  # its args: extra `spacy train` overrides
+    output_dir: Path = typer.Argument(..., help="Folder for the students"),
+    gold: Path = typer.Option(..., "--gold", help="Labelled .spacy data"),
+    dev: Path = typer.Option(..., "--dev", help="Dev .spacy data"),
+    pseudo: Path = typer.Option(..., "--pseudo", help="annotate's output folder"),
+    teachers: str = typer.Option(
+        ENSEMBLE,
+        "--teachers",
+        help=f"Comma-separated teacher names in the shards' records, or {ENSEMBLE}",
+    ),
+    targets: str = typer.Option("hard,soft", "--targets", help="hard and/or soft"),
+    caps: str = typer.Option(
+        "0", "--caps", help="Pseudo-labelled docs per student, comma-separated (0: all)"
+    ),
+    config: Path = typer.Option(
+        DEFAULT_CONFIG, "--config", "-c", help="The students' training config"
+    ),
+    temperature: Optional[float] = typer.Option(
+        None, "--temperature", help="Distillation temperature (default: the config's)"
+    ),
+    alpha: Optional[float] = typer.Option(
+        None, "--alpha", help="Weight of the gold loss (default: the config's)"
+    ),
+    seed: int = typer.Option(0, "--seed"),
+    jobs: int = typer.Option(1, "--jobs", help="Students trained at once"),
+    threads: int = typer.Option(
+        0,
+        "--threads",
+        help="Threads in all, shared by the jobs (0: leave the environment's)",
+    ),
+) -> None:
+    """Train a student per teacher x target x pool cap with `spacy train`.
+
+    The students are listed in OUTPUT_DIR/students.json; finished ones are not
+    trained again. Extra arguments go to `spacy train`, e.g. --training.max_steps 1000.
+    """
+    with user_errors(ValueError, TrainingFailed):
+        path = train_students(
+            output_dir, gold, dev, pseudo,
+            teachers=_names(teachers), targets=_names(targets), caps=_caps(caps),
+            config=config, temperature=temperature, alpha=alpha, seed=seed,
+            jobs=jobs, threads=threads, overrides=ctx.args,
+        )  # fmt: skip
+    msg.good(f"Students listed in {path}")

@@ -1,0 +1,166 @@
+"""``spacy_kd report``: every model of a training folder, named from the folder, and
+the talk's targets; ``write_report`` and the markdown tables."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import DATA_DIR
+from helpers import train_bow_textcat
+from typer.testing import CliRunner
+
+from spacy_kd.cli import app
+from spacy_kd.data.readers import create_textcat_corpus_reader
+from spacy_kd.evaluation import evaluate
+from spacy_kd.evaluation.output import write_report
+from spacy_kd.evaluation.report import md_table
+from spacy_kd.evaluation.targets import find_models
+
+TRAIN = DATA_DIR / "20ng_train.jsonl"
+TEST = DATA_DIR / "20ng_test.jsonl"
+
+
+def _train(out: Path, epochs: int) -> Path:
+    return train_bow_textcat(
+        create_textcat_corpus_reader(TRAIN), out, length=2**14, epochs=epochs,
+        batch_size=16,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    work = tmp_path_factory.mktemp("report_models")
+    return _train(work / "strong", 6), _train(work / "weak", 1)
+
+
+def _place(model: Path, dst: Path, dev_macro_f=None) -> Path:
+    shutil.copytree(model, dst)
+    if dev_macro_f is not None:
+        meta = json.loads((dst / "meta.json").read_text())
+        meta["performance"] = {"cats_macro_f": dev_macro_f}
+        (dst / "meta.json").write_text(json.dumps(meta))
+    return dst
+
+
+@pytest.fixture
+def training(models, tmp_path):
+    """A profile folder as the project leaves it; the teachers' names are not the
+    project's, and the student best on dev is the one worse on test."""
+    strong, weak = models
+    out = tmp_path / "training"
+    _place(strong, out / "stock" / "model-best")
+    _place(weak, out / "baseline" / "model-best")
+    _place(strong, out / "teacher_zeta" / "model-best")
+    _place(weak, out / "teacher_alpha" / "model-best")
+    (out / "teacher_untrained").mkdir()  # no model-best: not a model
+    students = []
+    for name, model, dev in (("student_one", weak, 0.9), ("student_two", strong, 0.1)):
+        path = _place(model, out / "students" / name / "model-best", dev_macro_f=dev)
+        students.append({"name": name, "path": str(path)})
+    (out / "students" / "students.json").write_text(json.dumps(students))
+    return out
+
+
+def test_find_models_names_them_from_the_folder(training):
+    found = find_models(training)
+    assert list(found.references) == ["stock", "baseline"]
+    assert list(found.teachers) == ["teacher_alpha", "teacher_zeta"]
+    assert list(found.students) == ["student_one", "student_two"]
+    assert found.teachers["teacher_zeta"] == training / "teacher_zeta" / "model-best"
+    assert [name for name, _ in found.all()][:2] == ["stock", "baseline"]
+
+
+def test_report_writes_every_file_with_the_targets(training):
+    result = CliRunner().invoke(
+        app,
+        ["report", str(training), "--data", str(TEST), "--n-speed-docs", "6",
+         "--reference", "teacher_zeta", "--speed-targets", "teacher_alpha=2"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((training / "report.json").read_text())
+    names = [p["name"] for p in report["pipelines"]]
+    assert names == ["stock", "baseline", "teacher_alpha", "teacher_zeta",
+                     "student_one", "student_two"]  # fmt: skip
+    assert report["reference"] == "teacher_zeta"
+    assert all(p["speed"]["docs_per_s"] > 0 for p in report["pipelines"])
+    assert (training / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (training / "report.md").read_text()
+    assert markdown.startswith("# Pipeline comparison")
+    assert "| student_two |" in markdown
+    section = markdown[markdown.index("## The talk's targets") :]
+    # chosen on dev (meta.json), although student_two is better on test
+    assert "Best student (chosen by dev macro-F1): **student_one**" in section
+    f1 = {p["name"]: p["accuracy"]["macro_f"] for p in report["pipelines"]}
+    assert f1["student_two"] > f1["student_one"]
+    assert "| target | measured | met |\n| --- | --- | --- |" in section
+    top = max(("teacher_alpha", "teacher_zeta"), key=f1.get)
+    assert f"| best student >= best teacher ({top}) |" in section
+    assert "| best student > baseline |" in section
+    assert "| best student > stock |" in section
+    assert "student docs/s >= 2x teacher_alpha" in section
+    (row,) = [line for line in section.splitlines() if "vs teacher_zeta" in line]
+    assert row.endswith("| - |")  # a ratio without a target
+    assert "student peak memory <= 1.1x baseline" in section
+    assert section in result.output  # printed too
+
+
+def test_students_without_dev_scores_are_chosen_on_test(training):
+    for name in ("student_one", "student_two"):
+        meta = training / "students" / name / "model-best" / "meta.json"
+        data = json.loads(meta.read_text())
+        del data["performance"]
+        meta.write_text(json.dumps(data))
+    for name in ("stock", "baseline", "teacher_alpha", "teacher_zeta"):
+        shutil.rmtree(training / name)
+    result = CliRunner().invoke(
+        app, ["report", str(training), "--data", str(TEST), "--n-speed-docs", "4"]
+    )
+    assert result.exit_code == 0, result.output
+    markdown = (training / "report.md").read_text()
+    assert "Best student (chosen by test macro-F1): **student_two**" in markdown
+    assert "best teacher" not in markdown and "peak memory <=" not in markdown
+    report = json.loads((training / "report.json").read_text())
+    assert report["reference"] is None
+
+
+def test_report_errors(tmp_path, training):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(app, ["report", str(empty), "--data", str(TEST)])
+    assert result.exit_code == 1
+    assert "empty: no trained models to report on" in result.output
+    result = CliRunner().invoke(
+        app,
+        ["report", str(training), "--data", str(TEST), "--speed-targets", "x:2"],
+    )
+    assert result.exit_code == 2 and "NAME=FACTOR" in result.output
+    result = CliRunner().invoke(
+        app, ["report", str(training), "--data", str(TEST), "--reference", "nobody"]
+    )
+    assert result.exit_code == 1 and "nobody: the reference is neither" in result.output
+    assert not (training / "report.json").exists()
+
+
+def test_write_report_writes_only_the_files_asked_for(models, tmp_path):
+    strong, weak = models
+    report = evaluate([strong, weak], TEST, names=["a|b", "weak"], measure_speed=False)
+    write_report(report, json_path=tmp_path / "r.json", markdown_path=tmp_path / "r.md")
+    assert json.loads((tmp_path / "r.json").read_text()) == json.loads(
+        json.dumps(report.to_dict())
+    )
+    assert (tmp_path / "r.md").read_text() == report.to_markdown()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.md"]
+    assert "| a\\|b |" in report.to_markdown()  # a `|` in a name does not split cells
+    with pytest.raises(ValueError, match="speed measurements"):
+        write_report(report, plot_path=tmp_path / "r.png")
+
+
+def test_md_table_aligns_and_escapes():
+    lines = md_table(["Label", "F", "n"], [["a|b", "1.00", "3"], ["c", "-", "0"]])
+    assert lines == [
+        "| Label | F | n |",
+        "| --- | ---: | ---: |",
+        "| a\\|b | 1.00 | 3 |",
+        "| c | - | 0 |",
+    ]
