@@ -9,33 +9,43 @@ HERE = Path(__file__).parent
 ENTRY_POINTS = {
     "console_scripts": ["spacy-kd = spacy_kd.cli:app"],
     "spacy_readers": [
-        "spacy-kd.TextCatCorpus.v1 = spacy_kd.data.readers:create_textcat_corpus_reader",
-        "spacy-kd.DistillationCorpus.v1 = spacy_kd.distillation.corpus:create_distillation_corpus",
+        "spacy-kd.TextCatCorpus.v1 = "
+        "spacy_kd.data.readers:create_textcat_corpus_reader",
+        "spacy-kd.DistillationCorpus.v1 = "
+        "spacy_kd.distillation.corpus:create_distillation_corpus",
     ],
     "spacy_factories": [
         "kd_textcat = spacy_kd.distillation.student:make_kd_textcat",
-        "kd_textcat_multilabel = spacy_kd.distillation.student:make_kd_textcat_multilabel",
+        "kd_textcat_multilabel = "
+        "spacy_kd.distillation.student:make_kd_textcat_multilabel",
     ],
     "spacy_callbacks": [
-        "spacy-kd.distillation.v1 = spacy_kd.distillation.callbacks:create_distillation_callback",
-        "spacy-kd.export_student.v1 = spacy_kd.distillation.callbacks:create_export_student_callback",
+        "spacy-kd.distillation.v1 = "
+        "spacy_kd.distillation.callbacks:create_distillation_callback",
+        "spacy-kd.export_student.v1 = "
+        "spacy_kd.distillation.callbacks:create_export_student_callback",
     ],
     "spacy_loggers": [
-        "spacy-kd.ConsoleLogger.v1 = spacy_kd.distillation.loggers:create_console_logger",
+        "spacy-kd.ConsoleLogger.v1 = "
+        "spacy_kd.distillation.loggers:create_console_logger",
     ],
     "spacy_span_getters": [
-        "spacy-kd.strided_spans.v1 = spacy_kd.teachers.spans:configure_capped_strided_spans",
+        "spacy-kd.strided_spans.v1 = "
+        "spacy_kd.teachers.spans:configure_capped_strided_spans",
     ],
     "thinc_schedules": [
         "spacy-kd.linear.v1 = spacy_kd.distillation.callbacks:linear_schedule",
     ],
     "spacy_architectures": [
         "spacy-kd.ElmoTok2Vec.v1 = spacy_kd.elmo.tok2vec:build_elmo_tok2vec",
-        "spacy-kd.TeacherClassifier.v1 = spacy_kd.teachers.architectures:build_teacher_classifier",
-        "spacy-kd.FrozenTransformerFeatures.v1 = spacy_kd.teachers.architectures:build_frozen_transformer_features",
+        "spacy-kd.TeacherClassifier.v1 = "
+        "spacy_kd.teachers.architectures:build_teacher_classifier",
+        "spacy-kd.FrozenTransformerFeatures.v1 = "
+        "spacy_kd.teachers.architectures:build_frozen_transformer_features",
         "spacy-kd.FrozenCached.v1 = spacy_kd.teachers.frozen:build_frozen_cached",
         "spacy-kd.TfidfNgrams.v1 = spacy_kd.teachers.tfidf:build_tfidf_ngrams",
-        "spacy-kd.FrozenPooledTok2Vec.v1 = spacy_kd.teachers.pooled:build_frozen_pooled_tok2vec",
+        "spacy-kd.FrozenPooledTok2Vec.v1 = "
+        "spacy_kd.teachers.pooled:build_frozen_pooled_tok2vec",
     ],
 }
 
@@ -65,7 +75,9 @@ setup(
         "matplotlib",
     ],
     extras_require={
-        "dev": ["pytest>=7", "ruff", "mypy"],
+        # ruff pinned: `ruff format --check` in scripts/test.sh must not change
+        # with releases
+        "dev": ["pytest>=7", "ruff==0.17.6", "mypy"],
         "plot": ["matplotlib"],
     },
     entry_points=ENTRY_POINTS,

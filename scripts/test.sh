@@ -4,5 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_venv.sh dev
 export PATH="$PWD/${VENV:-.venv}/bin:$PATH" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-ruff check spacy_kd tests scripts
+LINTED="spacy_kd tests scripts benchmarks setup.py"
+ruff format --check $LINTED
+ruff check $LINTED  # line length (E501) included: pyproject.toml
 python -m pytest tests -q "$@"

@@ -1,4 +1,7 @@
-"""Readers and converters: JSONL/CSV <-> DocBin, label schemas, splits, 20 Newsgroups."""
+"""Readers and converters.
+
+JSONL/CSV <-> DocBin, label schemas, splits, 20 Newsgroups.
+"""
 
 from spacy_kd.data.convert import ConvertSummary, convert, records_to_docs
 from spacy_kd.data.labels import LabelSchema

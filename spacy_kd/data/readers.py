@@ -1,4 +1,7 @@
-"""spaCy corpus reader for labelled JSONL / CSV files (``spacy-kd.TextCatCorpus.v1``)."""
+"""spaCy corpus reader for labelled JSONL / CSV files.
+
+Registered as ``spacy-kd.TextCatCorpus.v1``.
+"""
 
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional

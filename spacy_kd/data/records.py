@@ -164,7 +164,10 @@ def _read_csv(path: Path) -> Iterator[Record]:
 
 
 def _parse_csv_label_cell(path: Path, line_no: int, key: str, cell: str) -> Any:
-    """CSV cells are strings: ``labels`` is a JSON list or '|'-separated, ``cats`` JSON."""
+    """CSV cells are strings.
+
+    ``labels`` is a JSON list or '|'-separated; ``cats`` is JSON.
+    """
     cell = cell.strip()
     if not cell:
         return None

@@ -52,7 +52,7 @@ def allocate(sizes: Dict[Hashable, int], n: int) -> Dict[Hashable, int]:
 def stratified_indices(
     keys: Sequence[Hashable], sizes: Sequence[int], seed: int
 ) -> List[List[int]]:
-    """Split positions 0..len(keys) into consecutive parts of the given sizes, stratified.
+    """Split positions 0..len(keys) into consecutive parts of given sizes, stratified.
 
     The remainder (after ``sum(sizes)``) is returned as a last part.
     """

@@ -2,11 +2,13 @@
 
 losses.py     cross-entropy / KL / squared-error losses on logits, with their gradients
 logits.py     the logits of spaCy's textcat models and how a gradient reaches them
-student.py    ``kd_textcat`` / ``kd_textcat_multilabel``: textcat trained on soft targets
+student.py    ``kd_textcat`` / ``kd_textcat_multilabel``: textcat trained on soft
+              targets
 corpus.py     ``spacy-kd.DistillationCorpus.v1``: gold + pseudo-labelled docs
 callbacks.py  ``spacy-kd.distillation.v1`` (schedules), ``spacy-kd.export_student.v1``
 export.py     turn a trained student into a stock ``textcat`` pipeline
-loggers.py    ``spacy-kd.ConsoleLogger.v1``: spaCy's console logger plus the student's columns
+loggers.py    ``spacy-kd.ConsoleLogger.v1``: spaCy's console logger plus the
+              student's columns
 students.py   train a grid of students (``spacy_kd students``)
 
 Registered through entry points in setup.py; nothing heavy (no torch) is imported here.

@@ -89,8 +89,8 @@ class _ByStep:
                 self._values.append(float(value))
             except (TypeError, ValueError):
                 raise ValueError(
-                    f"spacy-kd.distillation.v1: the {self.what} schedule gave {value!r}, "
-                    "not a number"
+                    f"spacy-kd.distillation.v1: the {self.what} schedule gave "
+                    f"{value!r}, not a number"
                 ) from None
             except StopIteration:
                 if not self._values:
@@ -177,7 +177,7 @@ def _students(nlp: Language, names: Optional[List[str]]) -> List[DistillationMix
 
 @registry.callbacks("spacy-kd.export_student.v1")
 def create_export_student_callback() -> Callable[[Language], Language]:
-    """A ``[training.before_to_disk]`` callback: save students as stock spaCy components.
+    """A ``[training.before_to_disk]`` callback: save students as stock components.
 
     ``spacy train`` saves the pipeline this returns; training goes on with the
     original one. See ``spacy_kd.distillation.export.export_student``.

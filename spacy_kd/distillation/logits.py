@@ -124,7 +124,9 @@ def _forward(model: Model, X: Any, is_train: bool) -> Tuple[Floats2d, Callable]:
 
 
 def _softmax_layer_logits(model: Model, X: Floats2d, is_train: bool):
-    """thinc's Softmax layer: ``softmax(affine(X) / t)``; its backprop wants d/d(affine / t).
+    """thinc's Softmax layer: ``softmax(affine(X) / t)``.
+
+    Its backprop wants d/d(affine / t).
 
     We run the layer itself (so its weights get their gradients through its own
     backprop) and recompute its logits ``affine(X) / t`` beside it.

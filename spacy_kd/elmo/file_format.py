@@ -166,8 +166,8 @@ def read_weight_arrays(
             if tuple(dataset.shape) != shape:
                 raise DataError(
                     path,
-                    f"dataset '{name}' has shape {tuple(dataset.shape)}, but the options "
-                    f"ask for {shape}",
+                    f"dataset '{name}' has shape {tuple(dataset.shape)}, "
+                    f"but the options ask for {shape}",
                 )
             arrays[name] = numpy.asarray(dataset[...])
     return arrays
@@ -180,7 +180,9 @@ def load_bilm(
     requires_grad: bool = False,
     dropout: float = 0.0,
 ) -> ElmoBiLm:
-    """Build an :class:`ElmoBiLm` from allennlp-format ``options.json`` + ``weights.hdf5``.
+    """Build an :class:`ElmoBiLm` from allennlp-format files.
+
+    Reads ``options.json`` + ``weights.hdf5``.
 
     requires_grad: leave the parameters trainable (default: frozen).
     dropout: LSTM input dropout in training mode (for continued pretraining).

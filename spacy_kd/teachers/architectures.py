@@ -1,4 +1,4 @@
-"""Teacher classifiers: frozen contextual features plus TF-IDF evidence, one linear head.
+"""Teacher classifiers: frozen contextual features and TF-IDF evidence, one linear head.
 
 ``spacy-kd.TeacherClassifier.v1`` sums the logits of a linear layer over pooled
 contextual features (a frozen, cached encoder: BERT through spacy-transformers, or
@@ -37,7 +37,7 @@ def build_teacher_classifier(
 ) -> Model[List[Doc], Floats2d]:
     """Linear head over [contextual features ; TF-IDF n-grams].
 
-    features: a doc encoder returning one vector per doc (e.g. FrozenTransformerFeatures).
+    features: a doc encoder giving one vector per doc (e.g. FrozenTransformerFeatures).
     tfidf: a ``spacy-kd.TfidfNgrams.v1`` layer, read by a sparse linear layer.
     features_scale: multiplies the features before their linear layer. Under Adam
         (steps of about the learning rate whatever the gradient's size) this sets how
@@ -89,7 +89,7 @@ def build_frozen_transformer_features(
     pooling: str = "mean",
     normalize: bool = True,
 ) -> Model[List[Doc], Floats2d]:
-    """A frozen Hugging Face transformer (via spacy-transformers) pooled per doc, cached.
+    """A frozen Hugging Face transformer (spacy-transformers) pooled per doc, cached.
 
     name: a model name or local folder (e.g. all-MiniLM-L6-v2's folder); its weights
     are saved inside the pipeline, so ``spacy.load`` does not need the folder later.

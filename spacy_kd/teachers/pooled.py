@@ -55,7 +55,8 @@ def build_layer_l2_norm(n_layers: int) -> Model[Floats2d, Floats2d]:
 
 
 def build_scalar_mix(n_layers: int) -> Model[Floats2d, Floats2d]:
-    """``gamma * sum_j softmax(s)_j X_j`` over ``n_layers`` equal slices of the input."""
+    """``gamma * sum_j softmax(s)_j X_j`` over ``n_layers`` equal slices of the
+    input."""
     return Model(
         "pooled_scalar_mix",
         _mix_forward,

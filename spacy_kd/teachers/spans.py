@@ -27,7 +27,8 @@ def get_capped_strided_spans(
 def configure_capped_strided_spans(
     window: int, stride: int, max_spans: int = 0
 ) -> Callable[[Iterable[Doc]], List[List[Span]]]:
-    """Windows of ``window`` tokens every ``stride`` tokens, at most ``max_spans`` per doc."""
+    """Windows of ``window`` tokens every ``stride`` tokens, at most ``max_spans`` a
+    doc."""
     if window < 1 or stride < 1:
         raise ValueError(f"window and stride must be >= 1, got {window} and {stride}")
     if stride > window:

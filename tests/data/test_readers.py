@@ -71,7 +71,8 @@ def test_spacy_train_resolves_reader_without_code(tmp_path, data_dir):
     result = subprocess.run(fill, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     cmd = [
-        sys.executable, "-m", "spacy", "train", str(cfg), "--output", str(tmp_path / "out"),
+        sys.executable, "-m", "spacy", "train", str(cfg),
+        "--output", str(tmp_path / "out"),
         "--paths.train", str(data_dir / "20ng_train.jsonl"),
         "--paths.dev", str(data_dir / "20ng_test.jsonl"),
         "--paths.labels", str(tmp_path / "labels.json"),

@@ -142,7 +142,7 @@ def final_affine(model):
 
 
 def loss_from_probs(probs, targets, *, exclusive, T=1.0, distill=False):
-    """The loss computed from the model's predictions (float64), independent of logits."""
+    """The loss computed from the model's predictions (float64), not from logits."""
     p = numpy.clip(probs.astype("float64"), 1e-12, 1 - 1e-12)
     if exclusive:
         soft = p ** (1 / T)

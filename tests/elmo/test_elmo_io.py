@@ -201,7 +201,10 @@ def test_shapes_that_do_not_match_the_options(tmp_path):
     options_path.write_text(json.dumps(bigger))
     with pytest.raises(
         DataError,
-        match=r"dataset 'RNN_0/.*/W_0' has shape \(12, 40\), but the options ask for \(12, 48\)",
+        match=(
+            r"dataset 'RNN_0/.*/W_0' has shape \(12, 40\), "
+            r"but the options ask for \(12, 48\)"
+        ),
     ):
         load_bilm(options_path, weights_path)
 

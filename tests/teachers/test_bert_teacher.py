@@ -1,4 +1,5 @@
-"""The BERT teacher config with the real all-MiniLM-L6-v2: trains, saves, loads without the folder."""
+"""The BERT teacher config with the real all-MiniLM-L6-v2: trains, saves, and loads
+without the model's folder."""
 
 import shutil
 from pathlib import Path

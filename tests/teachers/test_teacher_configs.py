@@ -1,4 +1,5 @@
-"""The shipped teacher configs train with plain `spacy train`, exclusive and multi-label."""
+"""The shipped teacher configs train with plain `spacy train`, exclusive and
+multi-label."""
 
 import json
 from pathlib import Path
@@ -9,7 +10,8 @@ import torch
 from spacy.cli.train import train
 from spacy.tokens import DocBin
 
-from spacy_kd.annotate.run import annotate, iter_shards
+from spacy_kd.annotate.manifest import iter_shards
+from spacy_kd.annotate.run import annotate
 from spacy_kd.data import convert
 from spacy_kd.elmo.file_format import save_bilm
 from spacy_kd.elmo.options import ElmoOptions

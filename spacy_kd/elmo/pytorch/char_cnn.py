@@ -1,4 +1,7 @@
-"""ELMo's character encoder: char embeddings, a CNN of several widths, highway, projection."""
+"""ELMo's character encoder.
+
+Char embeddings, a CNN of several widths, highway, projection.
+"""
 
 from typing import List, Tuple, cast
 

@@ -1,4 +1,7 @@
-"""Highway layers: ``y = g * x + (1 - g) * relu(A x + a)`` with ``g = sigmoid(B x + b)``."""
+"""Highway layers.
+
+``y = g * x + (1 - g) * relu(A x + a)`` with ``g = sigmoid(B x + b)``.
+"""
 
 from typing import Callable, List, cast
 

@@ -29,7 +29,8 @@ class ScalarMix(nn.Module):
             initial_weights = [0.0] * num_layers
         if len(initial_weights) != num_layers:
             raise ValueError(
-                f"initial_weights has {len(initial_weights)} values for {num_layers} layers"
+                f"initial_weights has {len(initial_weights)} values for "
+                f"{num_layers} layers"
             )
         self.num_layers = num_layers
         self.layer_norm = layer_norm

@@ -1,0 +1,134 @@
+"""The shipped configs, end to end: trained with ``spacy train``, and the exported
+student loaded where only spaCy is installed."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from pseudo_corpus import DATA, REPO, rows, write_corpus
+from spacy.tokens import DocBin
+from spacy.util import load_config, load_model_from_config, resolve_dot_names
+from thinc.api import Config
+
+from spacy_kd.data.convert import convert
+
+# --- the shipped configs ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["", "_multilabel"])
+def test_student_config_is_its_own_baseline_with_no_teacher_data(suffix, tmp_path):
+    """The baseline is ``student_bow*.cfg --paths.pseudo null``: it must resolve and
+    read the gold docs alone."""
+    path = REPO / "configs" / f"student_bow{suffix}.cfg"
+    train = tmp_path / "train.spacy"
+    convert(DATA, train)
+    overrides = {
+        "paths.train": str(train),
+        "paths.dev": str(train),
+        "paths.pseudo": None,
+    }
+    config = load_config(path, overrides=overrides, interpolate=False)
+    assert config["paths"]["pseudo"] is None
+    factory = config["components"]["textcat"]["factory"]
+    assert factory == ("kd_textcat_multilabel" if suffix else "kd_textcat")
+    nlp = load_model_from_config(config, auto_fill=True)
+    corpus = resolve_dot_names(config.interpolate(), ["corpora.train"])[0]
+    n_gold = len(list(DocBin().from_disk(train).get_docs(nlp.vocab)))
+    assert len(list(corpus(nlp))) == n_gold
+
+
+def test_stock_config_uses_only_spacy_registered_functions():
+    text = (REPO / "configs" / "stock_textcat.cfg").read_text(encoding="utf-8")
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    assert "spacy-kd" not in body and "kd_textcat" not in body
+    config = Config().from_str(body, interpolate=False)
+    assert config["corpora"]["train"]["@readers"] == "spacy.Corpus.v1"
+    assert config["components"]["textcat"]["factory"] == "textcat"
+
+
+# --- a production machine with only spaCy -----------------------------------------
+
+
+HIDDEN = (
+    "torch",
+    "torchgen",
+    "functorch",
+    "transformers",
+    "spacy_transformers",
+    "spacy_kd",
+)
+
+PRODUCTION = r"""
+import importlib.util, json, sys
+sys.path.insert(0, sys.argv[1])
+hidden = json.loads(sys.argv[4])
+unavailable = [m for m in hidden if importlib.util.find_spec(m) is None]
+import spacy
+nlp = spacy.load(sys.argv[2])
+texts = json.loads(sys.argv[3])
+cats = [doc.cats for doc in nlp.pipe(texts)]
+one = [nlp(t).cats for t in texts]
+print(json.dumps({
+    "cats": cats, "one": one, "unavailable": unavailable,
+    "factories": [nlp.get_pipe_meta(n).factory for n in nlp.pipe_names],
+    "imported": sorted(m for m in sys.modules if m.split(".")[0] in hidden),
+}))
+"""
+
+
+def production_site(tmp_path) -> Path:
+    """A site-packages of links to this venv's packages, without torch, transformers,
+    spacy-transformers and spacy_kd: what a production machine with only spaCy has."""
+    site = Path(spacy.__file__).resolve().parent.parent
+    farm = tmp_path / "production-site"
+    farm.mkdir()
+    for entry in site.iterdir():
+        base = re.split(r"[-.]", entry.name)[0].lower()
+        if base in HIDDEN or "spacy_kd" in entry.name or entry.suffix == ".pth":
+            continue
+        os.symlink(entry, farm / entry.name)
+    return farm
+
+
+def test_student_trains_with_spacy_train_and_loads_without_spacy_kd(tmp_path):
+    """configs/student_bow.cfg through plain ``python -m spacy train`` on tiny data:
+    the distillation callback, reader, logger and export all run, and the saved
+    pipeline loads and predicts in an interpreter where torch, transformers,
+    spacy-transformers and spacy_kd cannot even be imported."""
+    gold, folder, _ = write_corpus(tmp_path, n_gold=16)
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable, "-m", "spacy", "train",
+        str(REPO / "configs" / "student_bow.cfg"),
+        "--output", str(out), "--paths.train", str(gold), "--paths.dev", str(gold),
+        "--paths.pseudo", str(folder), "--training.max_steps", "6",
+        "--training.eval_frequency", "3", "--nlp.batch_size", "8",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"LOSS TEXTCAT\s+LOSS GOLD\s+LOSS DISTILL", result.stdout), (
+        result.stdout
+    )
+    model = out / "model-best"
+    config = (model / "config.cfg").read_text(encoding="utf-8")
+    assert 'factory = "textcat"' in config and "kd_textcat" not in config
+
+    texts = [text for text, _ in rows()[:6]]
+    expected = [doc.cats for doc in spacy.load(model).pipe(texts)]
+    run = subprocess.run(
+        [sys.executable, "-S", "-c", PRODUCTION, str(production_site(tmp_path)),
+         str(model), json.dumps(texts), json.dumps(list(HIDDEN))],
+        capture_output=True, text=True, cwd=str(tmp_path),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout)
+    assert got["unavailable"] == list(HIDDEN)
+    assert got["imported"] == []
+    assert got["factories"] == ["textcat"]
+    for a, b, c in zip(got["cats"], got["one"], expected):
+        assert a == pytest.approx(c, rel=1e-5) and b == pytest.approx(c, rel=1e-5)
