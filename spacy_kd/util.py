@@ -3,9 +3,10 @@ the environment of worker subprocesses."""
 
 import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
-from typing import IO, Dict, Iterator, Union
+from typing import IO, Dict, Iterator, List, Union
 
 import srsly
 from thinc.api import get_array_module
@@ -90,3 +91,10 @@ def worker_env(n_threads: int) -> Dict[str, str]:
         p for p in (root, env.get("PYTHONPATH", "")) if p
     )
     return env
+
+
+def python_command() -> List[str]:
+    """This interpreter, with ``-B`` if this process writes no bytecode: the workflow
+    runs with ``python -B`` so that no ``__pycache__`` appears in the package folders
+    that project.yml hashes as deps, and its subprocesses must not write one either."""
+    return [sys.executable, "-B"] if sys.flags.dont_write_bytecode else [sys.executable]

@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
 from spacy_kd.errors import DataError
-from spacy_kd.util import worker_env
+from spacy_kd.util import python_command, worker_env
 
 ENSEMBLE = "ensemble"
 TARGETS = ("hard", "soft")
@@ -154,7 +153,7 @@ def train_students(
             return None
         folder = Path(entry["path"]).parent
         shutil.rmtree(folder, ignore_errors=True)  # a cut-off or different run
-        cmd = [sys.executable, "-m", "spacy", "train", str(config),
+        cmd = [*python_command(), "-m", "spacy", "train", str(config),
                "--output", str(folder), *entry["overrides"]]  # fmt: skip
         env = worker_env(job_threads) if job_threads else None
         print("+ " + " ".join(cmd), flush=True)

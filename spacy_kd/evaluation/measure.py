@@ -8,13 +8,12 @@ in another's numbers.
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Union
 
-from spacy_kd.util import worker_env
+from spacy_kd.util import python_command, worker_env
 
 
 @dataclass
@@ -82,7 +81,7 @@ def measure_pipeline(
         job_path, out_path = Path(tmp) / "job.json", Path(tmp) / "result.json"
         job_path.write_text(json.dumps(job), encoding="utf-8")
         cmd: List[str] = [
-            sys.executable,
+            *python_command(),
             "-m",
             "spacy_kd.evaluation.worker",
             str(job_path),
