@@ -44,6 +44,9 @@ ENTRY_POINTS = {
         "spacy_kd.teachers.architectures:build_frozen_transformer_features",
         "spacy-kd.FrozenCached.v1 = spacy_kd.teachers.frozen:build_frozen_cached",
         "spacy-kd.TfidfNgrams.v1 = spacy_kd.teachers.tfidf:build_tfidf_ngrams",
+        "spacy-kd.TfidfNgrams.v2 = spacy_kd.teachers.tfidf:build_tfidf_ngrams_v2",
+        "spacy-kd.TfidfLinear.v1 = "
+        "spacy_kd.distillation.architectures:build_tfidf_linear",
         "spacy-kd.FrozenPooledTok2Vec.v1 = "
         "spacy_kd.teachers.pooled:build_frozen_pooled_tok2vec",
     ],

@@ -50,6 +50,7 @@ from spacy_kd.distillation.losses import (
     check_settings,
     distillation_loss,
 )
+from spacy_kd.teachers.tfidf import fit_tfidf_layers
 from spacy_kd.util import EPS
 
 # Factory arguments that the stock components do not have (dropped on export).
@@ -318,8 +319,11 @@ class KDMultiLabelTextCategorizer(DistillationMixin, MultiLabel_TextCategorizer)
 def _check_all(
     pipe: DistillationMixin, get_examples: Callable[[], Iterable[Example]]
 ) -> None:
-    """Validate every training example once labels are known (before any update)."""
+    """Validate every training example once labels are known (before any update),
+    and fit the corpus statistics of the model's layers (TF-IDF document
+    frequencies) on every training doc, gold and pseudo-labelled."""
     validate_get_examples(get_examples, f"{type(pipe).__name__}.initialize")
+    fit_tfidf_layers(pipe.model, (eg.predicted for eg in get_examples()))
     examples = iter(get_examples())
     while True:
         chunk: List[Example] = list(islice(examples, 1000))

@@ -9,6 +9,13 @@ Document frequencies live in a hashed table (a parameter, so it is saved with th
 pipeline). They are counted online during training: each distinct text is counted
 the first time a training update sees it, so from the second epoch on the table is
 complete and fixed. At prediction time the table is only read.
+
+``spacy-kd.TfidfNgrams.v2`` counts nothing while training: its table is fitted once,
+over every training doc (gold and pool), when ``kd_textcat`` / ``kd_textcat_multilabel``
+initialize (:func:`fit_tfidf_layers`), so the first epoch sees the same features as the
+last and a doc seen twice is not counted twice. At prediction it drops the n-grams no
+training doc had: their IDF would be the largest of all while their hashed weights
+belong to other n-grams.
 """
 
 from typing import Callable, Iterable, List, Optional, Set, Tuple
@@ -24,6 +31,7 @@ InT = List[Doc]
 OutT = Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]
 
 NAME = "tfidf_ngrams"
+NAME_V2 = "tfidf_ngrams_v2"
 # model.id -> hashes of the texts already counted into that model's df table. Not an
 # attr: attrs are serialised, and this set only matters within a training session.
 _SEEN = set_state()
@@ -53,6 +61,52 @@ def build_tfidf_ngrams(
         attrs={"ngram_size": ngram_size, "attr": attr_id, "sublinear_tf": sublinear_tf},
     )
     return model
+
+
+def build_tfidf_ngrams_v2(
+    ngram_size: int = 1,
+    n_buckets: int = 2**20,
+    attr: str = "LOWER",
+    sublinear_tf: bool = True,
+) -> Model[InT, OutT]:
+    """Hashed 1..ngram_size-grams of ``attr`` with TF-IDF values, L2-normalised; the
+    document frequencies are fitted once at initialize, over the whole training set.
+
+    n_buckets: size of the hashed document-frequency table.
+    """
+    model = build_tfidf_ngrams(ngram_size, n_buckets, attr, sublinear_tf)
+    model.name = NAME_V2
+    model.attrs["drop_unseen"] = True
+    return model
+
+
+def fit_tfidf_layers(model: Model, docs: Iterable[Doc]) -> int:
+    """Fit the document frequencies of every ``TfidfNgrams.v2`` layer in ``model``
+    on ``docs``, in one pass, replacing what they held; return the number of docs.
+
+    Every doc counts, duplicates included (as scikit-learn's TfidfVectorizer).
+    """
+    layers = [node for node in model.walk() if node.name == NAME_V2]
+    if not layers:
+        return 0
+    for layer in layers:
+        _init(layer)
+        layer.set_param("df", layer.ops.alloc1f(layer.get_dim("n_buckets")))
+    n = 0
+    for doc in docs:
+        for layer in layers:
+            keys, _ = doc_ngrams(layer, doc)
+            buckets = (keys % layer.get_dim("n_buckets")).astype("int64")
+            numpy.add.at(layer.get_param("df"), buckets, 1.0)
+        n += 1
+    for layer in layers:
+        layer.set_param("n_docs", numpy.asarray([n], dtype="float32"))
+    return n
+
+
+def is_fitted(model: Model) -> bool:
+    """Whether a TF-IDF layer has document frequencies (v2: fitted at initialize)."""
+    return model.has_param("n_docs") and float(model.get_param("n_docs")[0]) > 0
 
 
 def _init(model: Model, X: Optional[InT] = None, Y=None) -> Model:
@@ -97,8 +151,17 @@ def _count(model: Model, docs: Iterable[Doc]) -> None:
 
 
 def _forward(model: Model, docs: InT, is_train: bool) -> Tuple[OutT, Callable]:
-    if is_train:
+    drop_unseen = model.attrs.get("drop_unseen", False)
+    if is_train and not drop_unseen:
         _count(model, docs)
+    elif is_train and not is_fitted(model):
+        raise ValueError(
+            "spacy-kd.TfidfNgrams.v2 has no document frequencies: they are fitted "
+            "when a kd_textcat or kd_textcat_multilabel component initializes; use "
+            "one of those factories (or call fit_tfidf_layers) before training"
+        )
+    elif not model.has_param("df"):
+        _init(model)
     df = model.get_param("df")
     n_docs = float(model.get_param("n_docs")[0])
     n_buckets = model.get_dim("n_buckets")
@@ -110,6 +173,9 @@ def _forward(model: Model, docs: InT, is_train: bool) -> Tuple[OutT, Callable]:
             tf = 1.0 + numpy.log(tf)
         # smooth idf, as scikit-learn's TfidfVectorizer: log((1+n)/(1+df)) + 1
         doc_df = df[(keys % n_buckets).astype("int64")]
+        if drop_unseen:
+            seen = doc_df > 0
+            keys, tf, doc_df = keys[seen], tf[seen], doc_df[seen]
         vals = (tf * (numpy.log((1.0 + n_docs) / (1.0 + doc_df)) + 1.0)).astype(
             "float32"
         )

@@ -65,7 +65,7 @@ HIDDEN = (
 
 PRODUCTION = r"""
 import importlib.util, json, sys
-sys.path.insert(0, sys.argv[1])
+sys.path[:0] = sys.argv[1].split("|")
 hidden = json.loads(sys.argv[4])
 unavailable = [m for m in hidden if importlib.util.find_spec(m) is None]
 import spacy
@@ -81,16 +81,22 @@ print(json.dumps({
 """
 
 
-def production_site(tmp_path) -> Path:
+def production_site(tmp_path, hidden=HIDDEN) -> Path:
     """A site-packages of links to this venv's packages, without torch, transformers,
-    spacy-transformers and spacy_kd: what a production machine with only spaCy has."""
+    spacy-transformers and (unless ``hidden`` leaves it out) spacy_kd: what a
+    production machine with only spaCy (and spacy_kd) has. spacy_kd, where kept, is
+    its metadata (entry points) here and its code on ``REPO``, as the PRODUCTION
+    script's extra path."""
     site = Path(spacy.__file__).resolve().parent.parent
     farm = tmp_path / "production-site"
     farm.mkdir()
     for entry in site.iterdir():
         base = re.split(r"[-.]", entry.name)[0].lower()
-        if base in HIDDEN or "spacy_kd" in entry.name or entry.suffix == ".pth":
+        ours = "spacy_kd" in entry.name
+        if base in hidden or entry.suffix == ".pth" or (ours and "spacy_kd" in hidden):
             continue
+        if ours and not entry.name.endswith(".dist-info"):
+            continue  # the editable-install finder: the code comes from REPO
         os.symlink(entry, farm / entry.name)
     return farm
 
@@ -128,6 +134,45 @@ def test_student_trains_with_spacy_train_and_loads_without_spacy_kd(tmp_path):
     assert run.returncode == 0, run.stderr
     got = json.loads(run.stdout)
     assert got["unavailable"] == list(HIDDEN)
+    assert got["imported"] == []
+    assert got["factories"] == ["textcat"]
+    for a, b, c in zip(got["cats"], got["one"], expected):
+        assert a == pytest.approx(c, rel=1e-5) and b == pytest.approx(c, rel=1e-5)
+
+
+TORCH_FREE = tuple(m for m in HIDDEN if m != "spacy_kd")
+
+
+def test_tfidf_student_trains_and_loads_with_spacy_kd_but_without_torch(tmp_path):
+    """configs/student_tfidf.cfg: its layers are spacy_kd's, so the shipped student
+    needs spacy_kd, and must load and predict where torch, transformers and
+    spacy-transformers cannot be imported (and import none of them)."""
+    gold, folder, _ = write_corpus(tmp_path, n_gold=16)
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable, "-m", "spacy", "train",
+        str(REPO / "configs" / "student_tfidf.cfg"),
+        "--output", str(out), "--paths.train", str(gold), "--paths.dev", str(gold),
+        "--paths.pseudo", str(folder), "--training.max_steps", "6",
+        "--training.eval_frequency", "3", "--nlp.batch_size", "8",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    model = out / "model-best"
+    config = (model / "config.cfg").read_text(encoding="utf-8")
+    assert 'factory = "textcat"' in config and "spacy-kd.TfidfLinear.v1" in config
+
+    texts = [text for text, _ in rows()[:6]]
+    expected = [doc.cats for doc in spacy.load(model).pipe(texts)]
+    paths = f"{production_site(tmp_path, TORCH_FREE)}|{REPO}"
+    run = subprocess.run(
+        [sys.executable, "-S", "-c", PRODUCTION, paths,
+         str(model), json.dumps(texts), json.dumps(list(TORCH_FREE))],
+        capture_output=True, text=True, cwd=str(tmp_path),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout)
+    assert got["unavailable"] == list(TORCH_FREE)
     assert got["imported"] == []
     assert got["factories"] == ["textcat"]
     for a, b, c in zip(got["cats"], got["one"], expected):
