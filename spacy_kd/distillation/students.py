@@ -1,18 +1,23 @@
-"""Train the student grid: teachers x targets (hard, soft) x pseudo-label caps.
+"""Train the student grid: architectures x teachers x targets x pseudo-label caps,
+and each architecture's gold-only baseline.
 
-Every student is ``python -m spacy train CONFIG`` (by default
-configs/student_bow.cfg) on the gold docs plus the shards of ONE ``annotate`` run
-with all the teachers: ``--distillation.teachers`` picks the teacher whose outputs a
-student learns (``ensemble``: the combination annotate wrote),
-``--distillation.hard`` turns them into 0/1 labels, and ``--distillation.max_pseudo``
-caps the pseudo-labelled docs (0: all; smaller caps are subsets of larger ones).
-Students go to OUT/student_<teacher>_<target>_<cap>; a student whose training
-finished (a ``training.json`` beside its model, with the same overrides) is not
-trained again, one whose training was cut off is redone. OUT/students.json lists
-them all, for the report.
+Every model is ``python -m spacy train CONFIG`` with one of the student configs
+(configs/student_bow.cfg, configs/student_tfidf.cfg, ...: the architecture is the
+config's name without ``student_``). The baseline of an architecture is its config
+with ``--paths.pseudo null``: the same model, loss and schedule on the gold docs
+alone, the honest reference for what distillation adds. Students train on the gold
+docs plus the shards of ONE ``annotate`` run with all the teachers:
+``--distillation.teachers`` picks the teacher whose outputs a student learns
+(``ensemble``: the combination annotate wrote), ``--distillation.hard`` turns them
+into 0/1 labels, and ``--distillation.max_pseudo`` caps the pseudo-labelled docs (0:
+all; smaller caps are subsets of larger ones). Models go to OUT/baseline_<arch> and
+OUT/student_<arch>_<teacher>_<target>_<cap>; a model whose training finished (a
+``training.json`` beside it, with the same config and overrides) is not trained
+again, one whose training was cut off is redone. OUT/students.json lists them all
+(``role``: baseline or student), for the report.
 
-``jobs`` students train at once, each with ``threads // jobs`` threads (OMP, MKL,
-OpenBLAS and torch variables) and its output in OUT/logs/<student>.log: a student's
+``jobs`` models train at once, each with ``threads // jobs`` threads (OMP, MKL,
+OpenBLAS and torch variables) and its output in OUT/logs/<name>.log: a student's
 training is mostly single-threaded, so on 2 cores two at once take about half the
 time of one after the other.
 """
@@ -46,8 +51,26 @@ def short(teacher: str) -> str:
     return teacher[len("teacher_") :] if teacher.startswith("teacher_") else teacher
 
 
-def student_name(teacher: str, target: str, cap: int) -> str:
-    return f"student_{short(teacher)}_{target}_{cap or 'all'}"
+def arch_name(config: PathLike) -> str:
+    """An architecture's name from its config: ``student_tfidf.cfg`` -> ``tfidf``."""
+    stem = Path(config).stem
+    return stem[len("student_") :] if stem.startswith("student_") else stem
+
+
+def student_name(arch: str, teacher: str, target: str, cap: int) -> str:
+    return f"student_{arch}_{short(teacher)}_{target}_{cap or 'all'}"
+
+
+def baseline_name(arch: str) -> str:
+    return f"baseline_{arch}"
+
+
+def resolve_config(value: PathLike) -> Path:
+    """A config's path, or its name in configs/ (``student_tfidf``)."""
+    path = Path(value)
+    if path.suffix == ".cfg" or len(path.parts) > 1:
+        return path
+    return Path("configs") / f"{value}.cfg"
 
 
 def _check_arguments(
@@ -79,7 +102,8 @@ def train_students(
     teachers: Sequence[str] = (ENSEMBLE,),
     targets: Sequence[str] = TARGETS,
     caps: Sequence[int] = (0,),
-    config: PathLike = DEFAULT_CONFIG,
+    configs: Sequence[PathLike] = (DEFAULT_CONFIG,),
+    baselines: bool = True,
     temperature: Optional[float] = None,
     alpha: Optional[float] = None,
     seed: int = 0,
@@ -93,6 +117,8 @@ def train_students(
     gold, dev: the labelled and dev DocBins; pseudo: annotate's output folder.
     teachers: teacher names in the shards' records, or ``ensemble``.
     caps: pseudo-labelled docs per student (0: all).
+    configs: the student configs, one per architecture (paths, or names in configs/).
+    baselines: also train each architecture's gold-only baseline.
     temperature, alpha: the distillation settings (None: the config's).
     threads: threads in all, shared by the jobs (0: leave the environment's).
     overrides: extra ``spacy train`` arguments, e.g. ``["--training.max_steps", "6"]``.
@@ -100,7 +126,14 @@ def train_students(
     after that, and students.json is not written.
     """
     _check_arguments(teachers, targets, caps, jobs, threads)
-    for path, what in ((config, "config"), (gold, "gold data"), (dev, "dev data")):
+    config_paths = [resolve_config(c) for c in configs]
+    if not config_paths:
+        raise ValueError("configs: give at least one student config")
+    archs = [arch_name(c) for c in config_paths]
+    if len(set(archs)) != len(archs):
+        raise ValueError(f"configs: two configs have one architecture name: {archs}")
+    checks = [(c, "config") for c in config_paths]
+    for path, what in (*checks, (gold, "gold data"), (dev, "dev data")):
         if not Path(path).is_file():
             raise DataError(path, f"{what} not found")
     if not Path(pseudo).is_dir():
@@ -114,36 +147,62 @@ def train_students(
     out.mkdir(parents=True, exist_ok=True)
     listing: List[Dict] = []
     pending: List[Dict] = []
-    for teacher in teachers:
-        for target in targets:
-            for cap in caps:
-                name = student_name(teacher, target, cap)
-                folder = out / name
-                picked = "null" if teacher == ENSEMBLE else json.dumps([teacher])
-                args = [
-                    "--paths.train", str(gold), "--paths.dev", str(dev),
-                    "--paths.pseudo", str(pseudo), "--distillation.teachers", picked,
-                    "--distillation.hard", "true" if target == "hard" else "false",
-                    "--distillation.max_pseudo", str(cap), "--system.seed", str(seed),
-                ]  # fmt: skip
-                if temperature is not None:
-                    args += ["--distillation.temperature", str(temperature)]
-                if alpha is not None:
-                    args += ["--distillation.alpha", str(alpha)]
-                args += list(overrides)
-                entry = {
-                    "name": name, "teacher": teacher, "target": target, "cap": cap,
-                    "path": str(folder / "model-best"), "overrides": args,
+    common = ["--paths.train", str(gold), "--paths.dev", str(dev),
+              "--system.seed", str(seed)]  # fmt: skip
+    grid: List[Dict] = []
+    for config, arch in zip(config_paths, archs):
+        if baselines:
+            args = [*common, "--paths.pseudo", "null", *overrides]
+            grid.append(
+                {
+                    "name": baseline_name(arch),
+                    "role": "baseline",
+                    "arch": arch,
+                    "config": str(config),
+                    "args": args,
                 }  # fmt: skip
-                done = folder / "training.json"
-                if done.exists():
-                    trained = json.loads(done.read_text(encoding="utf-8"))
-                    if trained["overrides"] == args:
-                        print(f"{name}: already trained", flush=True)
-                        listing.append(trained)
-                        continue
-                listing.append(entry)
-                pending.append(entry)
+            )
+        for teacher in teachers:
+            for target in targets:
+                for cap in caps:
+                    picked = "null" if teacher == ENSEMBLE else json.dumps([teacher])
+                    args = [
+                        *common, "--paths.pseudo", str(pseudo),
+                        "--distillation.teachers", picked,
+                        "--distillation.hard", "true" if target == "hard" else "false",
+                        "--distillation.max_pseudo", str(cap),
+                    ]  # fmt: skip
+                    if temperature is not None:
+                        args += ["--distillation.temperature", str(temperature)]
+                    if alpha is not None:
+                        args += ["--distillation.alpha", str(alpha)]
+                    grid.append(
+                        {
+                            "name": student_name(arch, teacher, target, cap),
+                            "role": "student",
+                            "arch": arch,
+                            "config": str(config),
+                            "baseline": baseline_name(arch) if baselines else None,
+                            "teacher": teacher,
+                            "target": target,
+                            "cap": cap,
+                            "args": [*args, *overrides],
+                        }  # fmt: skip
+                    )
+    for item in grid:
+        folder = out / item["name"]
+        entry = {**item, "path": str(folder / "model-best"), "overrides": item["args"]}
+        del entry["args"]
+        done = folder / "training.json"
+        if done.exists():
+            trained = json.loads(done.read_text(encoding="utf-8"))
+            same = trained.get("config") == entry["config"]
+            if same and trained["overrides"] == entry["overrides"]:
+                print(f"{entry['name']}: already trained", flush=True)
+                listing.append(trained)
+                continue
+        listing.append(entry)
+        pending.append(entry)
 
     log_dir = out / "logs" if jobs > 1 else None
     failed = threading.Event()
@@ -153,7 +212,7 @@ def train_students(
             return None
         folder = Path(entry["path"]).parent
         shutil.rmtree(folder, ignore_errors=True)  # a cut-off or different run
-        cmd = [*python_command(), "-m", "spacy", "train", str(config),
+        cmd = [*python_command(), "-m", "spacy", "train", entry["config"],
                "--output", str(folder), *entry["overrides"]]  # fmt: skip
         env = worker_env(job_threads) if job_threads else None
         print("+ " + " ".join(cmd), flush=True)

@@ -32,7 +32,7 @@ def invoke(out: Path, *args: str):
     inputs = out.parent
     base = ["students", str(out), "--gold", str(inputs / "g.spacy"),
             "--dev", str(inputs / "d.spacy"), "--pseudo", str(inputs / "pseudo"),
-            "--config", str(CONFIG)]  # fmt: skip
+            "--configs", str(CONFIG), "--no-baselines"]  # fmt: skip
     return CliRunner().invoke(app, [*base, *args])
 
 
@@ -54,19 +54,29 @@ def test_bad_arguments_are_named(inputs):
     assert not (out / "students.json").exists()
 
 
+def test_config_names_resolve_in_configs_and_architectures_are_unique(inputs):
+    out = inputs / "students"
+    with pytest.raises(DataError, match="student_nope.cfg: config not found"):
+        train_students(out, inputs / "g.spacy", inputs / "d.spacy", inputs / "pseudo",
+                       configs=["student_nope"])  # fmt: skip
+    with pytest.raises(ValueError, match="one architecture name"):
+        train_students(out, inputs / "g.spacy", inputs / "d.spacy", inputs / "pseudo",
+                       configs=[CONFIG, CONFIG])  # fmt: skip
+
+
 def test_missing_inputs_are_data_errors(inputs):
     out = inputs / "students"
     with pytest.raises(DataError, match="nope.cfg: config not found"):
         train_students(out, inputs / "g.spacy", inputs / "d.spacy", inputs / "pseudo",
-                       config=inputs / "nope.cfg")  # fmt: skip
+                       configs=[inputs / "nope.cfg"])  # fmt: skip
     with pytest.raises(DataError, match="annotate's output folder not found"):
         train_students(out, inputs / "g.spacy", inputs / "d.spacy", inputs / "none",
-                       config=CONFIG)  # fmt: skip
+                       configs=[CONFIG])  # fmt: skip
     result = CliRunner().invoke(
         app,
         ["students", str(out), "--gold", str(inputs / "missing.spacy"),
          "--dev", str(inputs / "d.spacy"), "--pseudo", str(inputs / "pseudo"),
-         "--config", str(CONFIG)],
+         "--configs", str(CONFIG)],
     )  # fmt: skip
     assert result.exit_code == 1
     assert "missing.spacy: gold data not found" in result.output
@@ -78,31 +88,41 @@ def test_failed_students_are_named_with_their_logs(inputs):
     result = invoke(out, "--teachers", "teacher_bert", "--targets", "hard,soft",
                     "--jobs", "2", "--training.max_steps", "many")  # fmt: skip
     assert result.exit_code == 1, result.output
-    for name in ("student_bert_hard_all", "student_bert_soft_all"):
+    for name in ("student_bow_bert_hard_all", "student_bow_bert_soft_all"):
         assert f"{name}: spacy train failed" in result.output, result.output
         assert (out / "logs" / f"{name}.log").stat().st_size > 0
         assert not (out / name / "training.json").exists()
     assert not (out / "students.json").exists()
     # the log says what spacy train rejected
-    log = (out / "logs" / "student_bert_hard_all.log").read_text()
+    log = (out / "logs" / "student_bow_bert_hard_all.log").read_text()
     assert "max_steps" in log, log[-2000:]
 
 
-def test_student_is_trained_listed_and_skipped_on_rerun(tmp_path):
+def test_student_and_baseline_are_trained_listed_and_skipped_on_rerun(tmp_path):
     gold, pseudo, _ = write_corpus(tmp_path, n_gold=16)
     out = tmp_path / "students"
     args = ["students", str(out), "--gold", str(gold), "--dev", str(gold),
-            "--pseudo", str(pseudo), "--config", str(CONFIG), "--teachers", "t",
+            "--pseudo", str(pseudo), "--configs", str(CONFIG), "--teachers", "t",
             "--targets", "soft", "--caps", "0", "--temperature", "2",
             "--training.max_steps", "4", "--training.eval_frequency", "2",
             "--nlp.batch_size", "8"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     listing = json.loads((out / "students.json").read_text())
-    (entry,) = listing
-    assert entry["name"] == "student_t_soft_all"
+    baseline, entry = listing
+    assert (baseline["name"], baseline["role"], baseline["arch"]) == (
+        "baseline_bow",
+        "baseline",
+        "bow",
+    )
+    base_args = baseline["overrides"]
+    assert base_args[base_args.index("--paths.pseudo") + 1] == "null"
+    assert "--distillation.teachers" not in base_args
+    assert (Path(baseline["path"]) / "meta.json").exists()
+    assert entry["name"] == "student_bow_t_soft_all"
+    assert (entry["role"], entry["baseline"]) == ("student", "baseline_bow")
     assert (entry["teacher"], entry["target"], entry["cap"]) == ("t", "soft", 0)
-    assert entry["path"] == str(out / "student_t_soft_all" / "model-best")
+    assert entry["path"] == str(out / "student_bow_t_soft_all" / "model-best")
     overrides = entry["overrides"]
     for key, value in (
         ("--distillation.teachers", '["t"]'),
@@ -116,7 +136,8 @@ def test_student_is_trained_listed_and_skipped_on_rerun(tmp_path):
     # the same grid again: nothing is trained, the listing is the same
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "student_t_soft_all: already trained" in result.output
+    assert "student_bow_t_soft_all: already trained" in result.output
+    assert "baseline_bow: already trained" in result.output
     assert json.loads((out / "students.json").read_text()) == listing
 
 
@@ -126,5 +147,5 @@ def test_python_m_spacy_kd_students_help():
         capture_output=True, text=True, cwd=REPO, env=dict(os.environ, COLUMNS="200"),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    for option in ("--gold", "--pseudo", "--config", "--jobs", "--threads"):
+    for option in ("--gold", "--pseudo", "--configs", "--jobs", "--threads"):
         assert option in result.stdout

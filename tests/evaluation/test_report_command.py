@@ -50,25 +50,40 @@ def training(models, tmp_path):
     strong, weak = models
     out = tmp_path / "training"
     _place(strong, out / "stock" / "model-best")
-    _place(weak, out / "baseline" / "model-best")
     _place(strong, out / "teacher_zeta" / "model-best")
     _place(weak, out / "teacher_alpha" / "model-best")
     (out / "teacher_untrained").mkdir()  # no model-best: not a model
-    students = []
+    path = _place(weak, out / "students" / "baseline_x" / "model-best")
+    students = [
+        {"name": "baseline_x", "role": "baseline", "arch": "x", "path": str(path)}
+    ]
     for name, model, dev in (("student_one", weak, 0.9), ("student_two", strong, 0.1)):
         path = _place(model, out / "students" / name / "model-best", dev_macro_f=dev)
-        students.append({"name": name, "path": str(path)})
+        students.append(
+            {
+                "name": name,
+                "role": "student",
+                "arch": "x",
+                "baseline": "baseline_x",
+                "path": str(path),
+            }  # fmt: skip
+        )
     (out / "students" / "students.json").write_text(json.dumps(students))
     return out
 
 
 def test_find_models_names_them_from_the_folder(training):
     found = find_models(training)
-    assert list(found.references) == ["stock", "baseline"]
+    assert list(found.references) == ["stock"]
+    assert list(found.baselines) == ["baseline_x"]
+    assert found.baseline_of == {
+        "student_one": "baseline_x",
+        "student_two": "baseline_x",
+    }
     assert list(found.teachers) == ["teacher_alpha", "teacher_zeta"]
     assert list(found.students) == ["student_one", "student_two"]
     assert found.teachers["teacher_zeta"] == training / "teacher_zeta" / "model-best"
-    assert [name for name, _ in found.all()][:2] == ["stock", "baseline"]
+    assert [name for name, _ in found.all()][:2] == ["stock", "baseline_x"]
 
 
 def test_report_writes_every_file_with_the_targets(training):
@@ -80,7 +95,7 @@ def test_report_writes_every_file_with_the_targets(training):
     assert result.exit_code == 0, result.output
     report = json.loads((training / "report.json").read_text())
     names = [p["name"] for p in report["pipelines"]]
-    assert names == ["stock", "baseline", "teacher_alpha", "teacher_zeta",
+    assert names == ["stock", "baseline_x", "teacher_alpha", "teacher_zeta",
                      "student_one", "student_two"]  # fmt: skip
     assert report["reference"] == "teacher_zeta"
     assert all(p["speed"]["docs_per_s"] > 0 for p in report["pipelines"])
@@ -96,12 +111,14 @@ def test_report_writes_every_file_with_the_targets(training):
     assert "| target | measured | met |\n| --- | --- | --- |" in section
     top = max(("teacher_alpha", "teacher_zeta"), key=f1.get)
     assert f"| best student >= best teacher ({top}) |" in section
-    assert "| best student > baseline |" in section
+    assert "| best student >= its baseline (baseline_x) + 0.03 |" in section
     assert "| best student > stock |" in section
     assert "student docs/s >= 2x teacher_alpha" in section
     (row,) = [line for line in section.splitlines() if "vs teacher_zeta" in line]
     assert row.endswith("| - |")  # a ratio without a target
-    assert "student peak memory <= 1.1x baseline" in section
+    assert "student peak memory <= 1.2x stock" in section
+    table = section[section.index("### Each architecture against its own baseline") :]
+    assert "| x |" in table and "| student_one |" in table
     assert section in result.output  # printed too
 
 
@@ -111,7 +128,7 @@ def test_students_without_dev_scores_are_chosen_on_test(training):
         data = json.loads(meta.read_text())
         del data["performance"]
         meta.write_text(json.dumps(data))
-    for name in ("stock", "baseline", "teacher_alpha", "teacher_zeta"):
+    for name in ("stock", "teacher_alpha", "teacher_zeta"):
         shutil.rmtree(training / name)
     result = CliRunner().invoke(
         app, ["report", str(training), "--data", str(TEST), "--n-speed-docs", "4"]
@@ -119,7 +136,9 @@ def test_students_without_dev_scores_are_chosen_on_test(training):
     assert result.exit_code == 0, result.output
     markdown = (training / "report.md").read_text()
     assert "Best student (chosen by test macro-F1): **student_two**" in markdown
-    assert "best teacher" not in markdown and "peak memory <=" not in markdown
+    assert "best teacher" not in markdown and "1.2x stock" not in markdown
+    # without stock, memory is compared with the student's own baseline
+    assert "student peak memory <= 1.2x baseline_x" in markdown
     report = json.loads((training / "report.json").read_text())
     assert report["reference"] is None
 
