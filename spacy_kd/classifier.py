@@ -54,9 +54,25 @@ def load_pipeline(path: Union[str, Path]) -> Language:
     """``spacy.load`` a pipeline directory, turning any failure into a DataError."""
     path = check_pipeline_dir(path)
     try:
+        spacy.util.load_config(path / "config.cfg")
+    except Exception as e:  # confection and configparser raise many kinds
+        raise DataError(
+            path,
+            "cannot load the spaCy pipeline: its config.cfg is not a readable spaCy "
+            f"config: {_one_line(e)}",
+        ) from None
+    try:
         return spacy.load(path)
     except Exception as e:  # a broken pipeline can raise almost anything
-        raise DataError(path, f"cannot load the spaCy pipeline: {e}") from None
+        raise DataError(
+            path, f"cannot load the spaCy pipeline: {_one_line(e)}"
+        ) from None
+
+
+def _one_line(error: Exception) -> str:
+    """An exception's message on one line (config errors span many)."""
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
 
 
 def _labels_of(pipe: Any) -> Optional[List[str]]:

@@ -1,16 +1,25 @@
-"""Shared by every package: atomic file writes, numerical constants, the sigmoid,
-the environment of worker subprocesses."""
+"""Shared by every package: atomic file writes and the checks every command makes
+on its outputs before writing, numerical constants, the sigmoid, the environment of
+worker subprocesses."""
 
 import contextlib
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
-from typing import IO, Dict, Iterator, List, Union
+from typing import IO, Dict, Iterable, Iterator, List, Optional, Union
 
 import srsly
 from thinc.api import get_array_module
 from thinc.types import FloatsXd
+
+from spacy_kd.errors import DataError
+
+PathLike = Union[str, Path]
+# the one flag, in every command, that lets an output replace an existing file that
+# differs from it
+OVERWRITE_FLAG = "--overwrite"
 
 # How far probabilities are clipped from 0 (and 1) before a log or a logit.
 EPS = 1e-7
@@ -41,6 +50,8 @@ def atomic_path(path: Union[str, Path]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp creates the file 0600: give it the mode a plain open() would
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -58,14 +69,137 @@ def atomic_open(path: Union[str, Path], mode: str = "w", **kwargs) -> Iterator[I
             yield f
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux lets us (its
+    ``/proc/self/status``); elsewhere set and restored under a lock, through
+    ``0o077`` so that a file another thread creates meanwhile is never too open."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(path: Union[str, Path], data: bytes) -> None:
     with atomic_open(path, "wb") as f:
         f.write(data)
 
 
+def json_text(data) -> str:
+    """The text :func:`write_json_atomic` writes for ``data``."""
+    return srsly.json_dumps(data, indent=2) + "\n"
+
+
 def write_json_atomic(path: Union[str, Path], data) -> None:
     with atomic_open(path, "w") as f:
-        f.write(srsly.json_dumps(data, indent=2) + "\n")
+        f.write(json_text(data))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: equal once resolved, or hard links."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_writable(path: PathLike, *, folder: bool = False) -> None:
+    """Raise a DataError if ``path`` cannot be written as a file (``folder``: made
+    as a folder): it is a folder (a file), or a parent of it is a file."""
+    path = Path(path)
+    if path.exists():
+        if folder and not path.is_dir():
+            raise DataError(path, "is a file, expected a folder for the outputs")
+        if not folder and path.is_dir():
+            raise DataError(path, "is a folder, expected a file to write")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DataError(
+                    path, f"cannot be written: {parent} is a file, not a folder"
+                )
+            break
+
+
+def check_outputs(
+    inputs: Iterable[Optional[PathLike]],
+    outputs: Iterable[Optional[PathLike]],
+    *,
+    folders: Iterable[Optional[PathLike]] = (),
+) -> None:
+    """Refuse, before anything is written, a set of outputs that would lose data or
+    fail half way: an output that is also an input (written over before, or while,
+    it is read), two outputs that are one file, an output that is a folder or under a
+    file, an output folder that is a file.
+
+    inputs, outputs: the files a command reads and writes (None: not given); list
+        each file an output folder will get, so an input in it is found.
+    folders: the folders a command writes into.
+    """
+    ins = [Path(p) for p in inputs if p is not None]
+    outs = [Path(p) for p in outputs if p is not None]
+    for folder in folders:
+        if folder is not None:
+            check_writable(folder, folder=True)
+    for i, out in enumerate(outs):
+        check_writable(out)
+        for source in ins:
+            if _same_file(out, source):
+                also = "" if str(source) == str(out) else f" ({source})"
+                raise DataError(
+                    out,
+                    f"is an input of this command{also} and would be written over; "
+                    "write the output elsewhere (nothing was written)",
+                )
+        for other in outs[:i]:
+            if _same_file(out, other):
+                also = "" if str(other) == str(out) else f" (as {other})"
+                raise DataError(
+                    out,
+                    f"is named by two outputs{also}; give each output its own file "
+                    "(nothing was written)",
+                )
+
+
+def check_default_output(
+    path: PathLike,
+    new: Union[bytes, str, None],
+    overwrite: bool,
+    *,
+    flag: str = OVERWRITE_FLAG,
+) -> bool:
+    """Whether to write ``new`` to ``path``, a file a command writes without being
+    told to (such as the ``labels.json`` beside a converted corpus).
+
+    An existing file that holds ``new`` exactly is left alone (False); one that
+    differs is an error unless ``overwrite`` (True: write it). new: the bytes (or
+    text, as UTF-8) that would be written; None when they cannot be known before the
+    command runs, so that any existing file counts as different.
+    """
+    path = Path(path)
+    check_writable(path)
+    if not path.exists():
+        return True
+    if new is not None:
+        data = new.encode("utf-8") if isinstance(new, str) else new
+        if path.read_bytes() == data:
+            return False
+    if overwrite:
+        return True
+    raise DataError(
+        path,
+        f"already exists and differs from what this command would write; pass "
+        f"{flag} to replace it, or write elsewhere (nothing was written)",
+    )
 
 
 # the thread-count variables of the numeric libraries a pipeline may use

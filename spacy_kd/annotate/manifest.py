@@ -2,7 +2,8 @@
 
 ``manifest.json`` records the teachers, the weights, the input and the settings of a
 run. An output folder whose manifest differs is refused, so shards of different runs
-never mix; one whose manifest is the same is resumed.
+never mix, unless ``--overwrite`` (then the other run's files are removed first); one
+whose manifest is the same is resumed, with or without ``--overwrite``.
 """
 
 import hashlib
@@ -12,15 +13,34 @@ from typing import Any, Dict, List, Union
 
 from spacy_kd.annotate.teachers import Teacher
 from spacy_kd.errors import DataError
+from spacy_kd.util import OVERWRITE_FLAG
 
 MANIFEST = "manifest.json"
+SUMMARY = "summary.json"
 SHARD_PATTERN = "shard-{:05d}.spacy"
 SHARD_GLOB = "shard-*.spacy"
+# every name an annotate run writes in its output folder (a shard's stats: .json)
+RUN_GLOBS = (MANIFEST, SUMMARY, SHARD_GLOB, "shard-*.json")
 
 
 def iter_shards(output_dir: Union[str, Path]) -> List[Path]:
     """The shard files of an annotate output folder, in order."""
     return sorted(Path(output_dir).glob(SHARD_GLOB))
+
+
+def run_files(output_dir: Union[str, Path]) -> List[Path]:
+    """The files of an annotate run in ``output_dir``: manifest, summary, shards and
+    their statistics (those that exist)."""
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return []
+    return sorted({p for pattern in RUN_GLOBS for p in folder.glob(pattern)})
+
+
+def is_run_file(path: Union[str, Path], output_dir: Union[str, Path]) -> bool:
+    """Whether a run in ``output_dir`` may write (or remove) ``path``."""
+    path, folder = Path(path).resolve(), Path(output_dir).resolve()
+    return path.parent == folder and any(path.match(g) for g in RUN_GLOBS)
 
 
 def make_manifest(
@@ -53,23 +73,36 @@ def make_manifest(
     }
 
 
-def check_manifest(output_dir: Path, manifest: Dict[str, Any]) -> bool:
+def check_manifest(
+    output_dir: Path, manifest: Dict[str, Any], overwrite: bool = False
+) -> bool:
     """True if shards of this very run may be resumed; raise if another run's are
-    there."""
+    there, or (``overwrite``) remove that run's files and return False."""
     path = output_dir / MANIFEST
     shards = iter_shards(output_dir)
     if not path.exists():
-        if shards:
+        if shards and not overwrite:
             raise DataError(
                 output_dir,
                 f"holds {len(shards)} shards but no {MANIFEST}: not an annotate output "
-                "folder of this run; choose another output folder",
+                f"folder of this run; choose another output folder, or pass "
+                f"{OVERWRITE_FLAG} to replace them",
             )
+        if shards:
+            _remove_run(output_dir)
         return False
     try:
         old = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
-        raise DataError(path, f"unreadable manifest: {e}") from None
+        if overwrite:
+            _remove_run(output_dir)
+            return False
+        raise DataError(
+            path, f"unreadable manifest: {e}; pass {OVERWRITE_FLAG} to replace the run"
+        ) from None
+    if old != manifest and overwrite:
+        _remove_run(output_dir)
+        return False
     if old != manifest:
         diff = sorted(
             k for k in set(old) | set(manifest) if old.get(k) != manifest.get(k)
@@ -77,6 +110,13 @@ def check_manifest(output_dir: Path, manifest: Dict[str, Any]) -> bool:
         raise DataError(
             output_dir,
             f"holds shards from a different run (differs in: {', '.join(diff)}); "
-            "nothing was overwritten: choose another output folder or delete it",
+            "nothing was overwritten: choose another output folder, or pass "
+            f"{OVERWRITE_FLAG} to replace that run",
         )
     return True
+
+
+def _remove_run(output_dir: Path) -> None:
+    """Remove another run's files (and only those) from ``output_dir``."""
+    for path in run_files(output_dir):
+        path.unlink()

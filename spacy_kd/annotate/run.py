@@ -7,8 +7,8 @@ Shard ``i`` always holds what became of input docs ``[i * shard_size, (i + 1) *
 shard_size)``, so a rerun after a crash skips the shards already written (each is
 written to a temporary file and renamed) and produces the same files as an
 uninterrupted run. ``manifest.json`` records the settings; an output folder whose
-manifest differs is refused, so shards of different runs never mix (see
-``spacy_kd.annotate.manifest``).
+manifest differs is refused unless ``overwrite``, so shards of different runs never
+mix (see ``spacy_kd.annotate.manifest``).
 """
 
 import itertools
@@ -26,7 +26,9 @@ from spacy.util import minibatch
 from spacy_kd.annotate.manifest import (
     MANIFEST,
     SHARD_PATTERN,
+    SUMMARY,
     check_manifest,
+    is_run_file,
     iter_shards,
     make_manifest,
 )
@@ -36,9 +38,7 @@ from spacy_kd.annotate.weights import fit_weights
 from spacy_kd.data.docbin import ID_KEY
 from spacy_kd.data.texts import read_texts
 from spacy_kd.errors import DataError
-from spacy_kd.util import write_bytes_atomic, write_json_atomic
-
-SUMMARY = "summary.json"
+from spacy_kd.util import check_outputs, write_bytes_atomic, write_json_atomic
 
 
 def confidence(p: numpy.ndarray, multi_label: bool) -> float:
@@ -91,12 +91,15 @@ def annotate(
     n_process: int = 1,
     shard_size: int = 1000,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> AnnotateSummary:
     """Pseudo-annotate ``input_path`` with the teachers into shards in ``output_dir``.
 
     weights: one per teacher (normalised); or weights_from_dev: labelled dev data
     to fit them on. hard: 0/1 labels (argmax, or >= threshold for multi-label).
     min_confidence: drop docs whose confidence is below it (see ``confidence``).
+    overwrite: replace the files of another run in ``output_dir`` (without it they
+    are an error); the files of this very run are resumed either way.
     """
     input_path, output_dir = Path(input_path), Path(output_dir)
     if shard_size < 1 or batch_size < 1:
@@ -105,8 +108,29 @@ def annotate(
         raise DataError(
             None, f"--min-confidence must be in [0, 1], got {min_confidence}"
         )
+    if not 0.0 <= threshold <= 1.0:
+        raise DataError(None, f"--threshold must be in [0, 1], got {threshold}")
+    if limit < 0:
+        raise DataError(None, f"--limit must be >= 0 (0: every doc), got {limit}")
+    if n_process < 1 and n_process != -1:
+        raise DataError(
+            None, f"--n-process must be >= 1 (or -1: one per CPU), got {n_process}"
+        )
     if not input_path.exists():
         raise DataError(input_path, "file not found")
+    check_outputs(
+        [input_path, weights_from_dev],
+        [output_dir / MANIFEST, output_dir / SUMMARY],
+        folders=[output_dir],
+    )
+    for source in (input_path, weights_from_dev):
+        if source is not None and is_run_file(source, output_dir):
+            raise DataError(
+                source,
+                f"is an input but lies in the output folder {output_dir} under a name "
+                "the run writes (or removes); move it or write elsewhere (nothing was "
+                "written)",
+            )
     teachers = load_teachers(teacher_paths)
     labels = teachers[0].labels
     multi_label = teachers[0].multi_label
@@ -127,16 +151,17 @@ def annotate(
         "limit": limit, "shard_size": shard_size, "labels": labels,
         "multi_label": multi_label,
     }  # fmt: skip
+    # read first (an empty or unreadable input is an error before anything is
+    # written); a DocBin's docs go to the teachers as they are: no second tokenization
+    items: Iterable[Tuple[Any, Union[str, Doc]]] = read_texts(
+        input_path, vocab=teachers[0].nlp.vocab
+    )
     manifest = make_manifest(teachers, weights, input_path, settings)
-    resuming = check_manifest(output_dir, manifest)
+    resuming = check_manifest(output_dir, manifest, overwrite)
     output_dir.mkdir(parents=True, exist_ok=True)
     if not resuming:
         write_json_atomic(output_dir / MANIFEST, manifest)
 
-    # a DocBin's docs go to the teachers as they are: no second tokenization
-    items: Iterable[Tuple[Any, Union[str, Doc]]] = read_texts(
-        input_path, vocab=teachers[0].nlp.vocab
-    )
     if limit > 0:
         items = itertools.islice(items, limit)
     bar = _progress(progress)

@@ -8,7 +8,19 @@ import typer
 from wasabi import msg
 
 from spacy_kd.errors import DataError
-from spacy_kd.util import write_json_atomic
+from spacy_kd.util import OVERWRITE_FLAG, write_json_atomic
+
+# the one --overwrite of every command: an existing output that differs from what the
+# command would write (a default one, such as labels.json) is replaced, not refused
+OVERWRITE_HELP = (
+    "Replace existing output files that differ from what this command writes "
+    "(without it they are an error and nothing is written)"
+)
+
+
+def overwrite_option() -> Any:
+    """The ``--overwrite`` option, the same in every command."""
+    return typer.Option(False, OVERWRITE_FLAG, help=OVERWRITE_HELP)
 
 
 @contextlib.contextmanager

@@ -6,9 +6,11 @@ from typing import List, Optional
 import typer
 from wasabi import msg
 
+from spacy_kd.annotate.manifest import run_files
 from spacy_kd.annotate.run import annotate
 from spacy_kd.cli import app
-from spacy_kd.cli._util import user_errors, write_summary
+from spacy_kd.cli._util import overwrite_option, user_errors, write_summary
+from spacy_kd.util import check_outputs
 
 
 def _parse_weights(value: Optional[str]) -> Optional[List[float]]:
@@ -55,12 +57,13 @@ def annotate_cli(
         1000, "--shard-size", help="Input docs per output shard"
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Run teachers over unlabelled text (JSONL, CSV, .txt, .spacy); write soft labels.
 
     Resumable: rerun the same command after an interruption and finished shards
     are kept. The output folder gets shard-NNNNN.spacy files, manifest.json and
-    summary.json.
+    summary.json; one that holds another run's files is refused unless --overwrite.
     """
     if len(paths) < 3:
         raise typer.BadParameter("expected TEACHER [TEACHER ...] INPUT OUTPUT")
@@ -71,7 +74,7 @@ def annotate_cli(
             weights=_parse_weights(weights), weights_from_dev=weights_from_dev,
             hard=hard, threshold=threshold, min_confidence=min_confidence,
             limit=limit, batch_size=batch_size, n_process=n_process,
-            shard_size=shard_size, progress=progress,
+            shard_size=shard_size, progress=progress, overwrite=overwrite,
         )  # fmt: skip
     msg.good(
         f"Annotated {summary.n_written} docs into {summary.n_shards} shards in "
@@ -110,6 +113,7 @@ def score_pseudo_cli(
     from spacy_kd.evaluation.pseudo_quality import score_pseudo_labels
 
     with user_errors():
+        check_outputs([gold, *run_files(annotated_dir)], [output])
         scores = score_pseudo_labels(annotated_dir, gold, threshold=threshold)
     for name, acc in scores["accuracy"].items():
         msg.info(

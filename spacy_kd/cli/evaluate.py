@@ -87,7 +87,7 @@ def evaluate_cli(
     throughput, peak memory and size on disk.
     """
     from spacy_kd.evaluation import evaluate
-    from spacy_kd.evaluation.output import write_report
+    from spacy_kd.evaluation.output import check_report_outputs, write_report
     from spacy_kd.evaluation.plot import require_matplotlib
     from spacy_kd.evaluation.report import ACCURACY_METRICS
 
@@ -126,6 +126,13 @@ def evaluate_cli(
         except ImportError as e:
             raise typer.BadParameter(str(e), param_hint="--plot") from None
     with user_errors():
+        # every output is checked before the (long) evaluation, and nothing written
+        check_report_outputs(
+            json_path=output,
+            markdown_path=markdown,
+            plot_path=plot,
+            inputs=[data, tune_thresholds],
+        )
         report = evaluate(
             pipelines,
             data,

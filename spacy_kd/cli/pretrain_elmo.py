@@ -7,7 +7,7 @@ import typer
 from wasabi import msg
 
 from spacy_kd.cli import app
-from spacy_kd.cli._util import user_errors, write_summary
+from spacy_kd.cli._util import overwrite_option, user_errors, write_summary
 
 
 def _int_list(value: Optional[str], name: str) -> Optional[List[int]]:
@@ -56,6 +56,7 @@ def pretrain_elmo_cli(
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in OUTPUT_DIR from its checkpoint"
     ),
+    overwrite: bool = overwrite_option(),
     fmt: Optional[str] = typer.Option(
         None, "--format", help="jsonl, csv, text or spacy (default: from the extension)"
     ),
@@ -177,8 +178,9 @@ def pretrain_elmo_cli(
     with user_errors(ValueError):  # ValueError: a bad setting
         result = pretrain_elmo(
             input_path, output_dir, preset=preset, overrides=overrides, resume=resume,
-            fmt=fmt, lang=lang, device="cpu" if gpu_id < 0 else f"cuda:{gpu_id}",
-            threads=threads, show_progress=progress, log=msg.info,
+            overwrite=overwrite, extra_outputs=[summary], fmt=fmt, lang=lang,
+            device="cpu" if gpu_id < 0 else f"cuda:{gpu_id}", threads=threads,
+            show_progress=progress, log=msg.info,
         )  # fmt: skip
     final = result.final
     if final is not None:

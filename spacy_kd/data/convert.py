@@ -3,17 +3,28 @@
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from spacy_kd.data.docbin import write_docbin
+from spacy_kd.data.docbin import docbin_bytes
 from spacy_kd.data.labels import LabelSchema
+from spacy_kd.data.language import blank_language
 from spacy_kd.data.records import Record, read_records
 from spacy_kd.errors import DataError
-from spacy_kd.util import SUM_TOLERANCE
+from spacy_kd.util import (
+    OVERWRITE_FLAG,
+    SUM_TOLERANCE,
+    check_default_output,
+    check_outputs,
+    check_writable,
+    json_text,
+    write_bytes_atomic,
+)
+
+PathLike = Union[str, Path]
+LABELS_FILE = "labels.json"  # the label set's default file, beside the DocBin
 
 
 @dataclass
@@ -147,62 +158,73 @@ def drop_empty(records: Iterable[Record]) -> Tuple[List[Record], List[int]]:
     return kept, empty
 
 
-def check_schema_file(path: Path, schema: LabelSchema) -> None:
-    """Refuse to overwrite a labels.json that describes a different label set."""
+def check_schema_file(path: Path, schema: LabelSchema, overwrite: bool) -> bool:
+    """Whether to write ``schema`` to ``path``: not if it already holds this label
+    set; an error if it holds another one (or is not a label file) unless
+    ``overwrite``."""
     if not path.exists():
-        return
+        check_writable(path)
+        return True
     try:
         old = LabelSchema.from_disk(path)
-    except DataError:
-        return  # an unreadable schema file is simply replaced
-    if old.labels != schema.labels or old.multi_label != schema.multi_label:
-        raise DataError(
-            path,
-            "already holds a different label set "
-            f"({len(old.labels)} labels, multi_label={old.multi_label}) than this "
-            f"corpus ({len(schema.labels)} labels, multi_label={schema.multi_label}); "
-            "hold the corpus to it with --labels, or write elsewhere with --labels-out",
-        )
+    except DataError:  # not a label file: replaced only with --overwrite
+        return check_default_output(path, json_text(schema.to_dict()), overwrite)
+    if old.labels == schema.labels and old.multi_label == schema.multi_label:
+        return False
+    if overwrite:
+        return True
+    raise DataError(
+        path,
+        "already holds a different label set "
+        f"({len(old.labels)} labels, multi_label={old.multi_label}) than this "
+        f"corpus ({len(schema.labels)} labels, multi_label={schema.multi_label}); "
+        "hold the corpus to it with --labels, write elsewhere with --labels-out, "
+        f"or replace it with {OVERWRITE_FLAG}",
+    )
 
 
-def convert(
-    input_path: Union[str, Path],
-    output_path: Union[str, Path],
+@dataclass
+class Conversion:
+    """A conversion done in memory, nothing written yet: the DocBin's bytes, the
+    label set and its file (None: none to write), and the summary."""
+
+    output_path: Path
+    docbin: bytes
+    schema: LabelSchema
+    labels_path: Optional[Path]
+    summary: ConvertSummary
+
+
+def plan_conversion(
+    input_path: PathLike,
+    output_path: PathLike,
     *,
     fmt: Optional[str] = None,
-    labels: Union[str, Path, None] = None,
+    labels: Union[PathLike, LabelSchema, None] = None,
     multi_label: Optional[bool] = None,
-    labels_out: Union[str, Path, None] = None,
+    labels_path: Optional[PathLike] = None,
     lang: str = "en",
-) -> ConvertSummary:
-    """Convert a JSONL or CSV file into a DocBin with ``doc.cats``.
+) -> Conversion:
+    """Read, check and convert ``input_path`` in memory (see :func:`convert`).
 
-    labels: a labels.json to hold the corpus to; a label outside it is an error.
-    multi_label: force multi-label (True) or exclusive (False) instead of detecting.
-    labels_out: where to write the label schema (default: labels.json beside output).
-    Nothing is written unless the whole input is valid.
+    labels: the label set to hold the corpus to (a labels.json, or the schema).
+    labels_path: where the label set should go (None: nowhere).
     """
     input_path, output_path = Path(input_path), Path(output_path)
-    held = LabelSchema.from_disk(labels) if labels is not None else None
+    if isinstance(labels, LabelSchema) or labels is None:
+        held = labels
+    else:
+        held = LabelSchema.from_disk(labels)
     records, empty_lines = drop_empty(read_records(input_path, fmt))
     schema = infer_schema(records, input_path, held=held, multi_label=multi_label)
-    labels_path = Path(labels_out) if labels_out else output_path.parent / "labels.json"
-    write_schema = bool(schema.labels)
-    if write_schema and (
-        held is None or labels_path.resolve() != Path(labels).resolve()
-    ):  # type: ignore[arg-type]
-        check_schema_file(labels_path, schema)
-    nlp = spacy.blank(lang)
-    n_docs = write_docbin(records_to_docs(nlp, records, schema), output_path)
-    if write_schema:
-        schema.to_disk(labels_path)
+    data, n_docs = docbin_bytes(records_to_docs(blank_language(lang), records, schema))
     counts: Counter = Counter()
     for r in records:
         if r.is_labelled:
             cats = record_cats(r, schema.labels)
             counts.update(name for name, v in cats.items() if v >= 0.5)
     n_labelled = sum(r.is_labelled for r in records)
-    return ConvertSummary(
+    summary = ConvertSummary(
         output=str(output_path),
         n_docs=n_docs,
         n_labelled=n_labelled,
@@ -213,6 +235,57 @@ def convert(
         label_counts={name: counts[name] for name in schema.labels},
         empty_lines=empty_lines,
     )
+    return Conversion(
+        output_path=output_path,
+        docbin=data,
+        schema=schema,
+        labels_path=Path(labels_path) if labels_path and schema.labels else None,
+        summary=summary,
+    )
+
+
+def convert(
+    input_path: PathLike,
+    output_path: PathLike,
+    *,
+    fmt: Optional[str] = None,
+    labels: Optional[PathLike] = None,
+    multi_label: Optional[bool] = None,
+    labels_out: Optional[PathLike] = None,
+    lang: str = "en",
+    overwrite: bool = False,
+    extra_outputs: Sequence[Optional[PathLike]] = (),
+) -> ConvertSummary:
+    """Convert a JSONL or CSV file into a DocBin with ``doc.cats``.
+
+    labels: a labels.json to hold the corpus to; a label outside it is an error.
+    multi_label: force multi-label (True) or exclusive (False) instead of detecting.
+    labels_out: where to write the label schema (default: labels.json beside output,
+        unless that is the ``labels`` file itself). An existing label file with
+        another label set is refused unless ``overwrite``.
+    extra_outputs: files the caller will write afterwards (a summary), checked with
+        the others. Nothing is written unless the whole input is valid and no output
+        is an input or another output.
+    """
+    input_path, output_path = Path(input_path), Path(output_path)
+    if labels_out:
+        labels_path: Optional[Path] = Path(labels_out)
+    else:
+        labels_path = output_path.parent / LABELS_FILE
+        if labels is not None and labels_path.resolve() == Path(labels).resolve():
+            labels_path = None  # the held label file is already beside the output
+    check_outputs([input_path, labels], [output_path, labels_path, *extra_outputs])
+    conversion = plan_conversion(
+        input_path, output_path, fmt=fmt, labels=labels, multi_label=multi_label,
+        labels_path=labels_path, lang=lang,
+    )  # fmt: skip
+    write_labels = conversion.labels_path is not None and check_schema_file(
+        conversion.labels_path, conversion.schema, overwrite
+    )
+    write_bytes_atomic(output_path, conversion.docbin)
+    if write_labels:
+        conversion.schema.to_disk(conversion.labels_path)  # type: ignore[arg-type]
+    return conversion.summary
 
 
 def _preview(items: List[str], n: int = 8) -> str:

@@ -1,12 +1,12 @@
 """The one reader and writer of DocBin (``.spacy``) files, and the doc id key."""
 
 from pathlib import Path
-from typing import Iterable, List, Optional, Union
+from typing import Iterable, List, Optional, Tuple, Union
 
-import spacy
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
+from spacy_kd.data.language import blank_language
 from spacy_kd.errors import DataError
 from spacy_kd.util import write_bytes_atomic
 
@@ -28,7 +28,7 @@ def read_docbin(
     if path.is_dir():
         raise DataError(path, "is a directory, expected a DocBin (.spacy) file")
     if vocab is None:
-        vocab = spacy.blank(lang).vocab
+        vocab = blank_language(lang).vocab
     try:
         doc_bin = DocBin(store_user_data=True).from_disk(path)
     except Exception as e:  # msgpack and zlib raise many kinds of errors
@@ -36,12 +36,18 @@ def read_docbin(
     return list(doc_bin.get_docs(vocab))
 
 
-def write_docbin(docs: Iterable[Doc], output: Union[str, Path]) -> int:
-    """Write docs (with their user data) to ``output`` atomically; return the count."""
+def docbin_bytes(docs: Iterable[Doc]) -> Tuple[bytes, int]:
+    """The bytes of a DocBin (user data kept) holding ``docs``, and their count."""
     doc_bin = DocBin(store_user_data=True)
     n = 0
     for doc in docs:
         doc_bin.add(doc)
         n += 1
-    write_bytes_atomic(output, doc_bin.to_bytes())
+    return doc_bin.to_bytes(), n
+
+
+def write_docbin(docs: Iterable[Doc], output: Union[str, Path]) -> int:
+    """Write docs (with their user data) to ``output`` atomically; return the count."""
+    data, n = docbin_bytes(docs)
+    write_bytes_atomic(output, data)
     return n

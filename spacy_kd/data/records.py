@@ -10,6 +10,8 @@ import csv
 import io
 import json
 import math
+import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Union
@@ -18,6 +20,10 @@ from spacy_kd.errors import DataError
 
 LABEL_KEYS = ("label", "labels", "cats")
 FORMATS = ("jsonl", "csv")
+# Python's csv module refuses fields over 131,072 characters by default; long
+# documents are normal. The limit is a C long, so clip sys.maxsize on Windows.
+CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -64,18 +70,39 @@ def detect_format(path: Union[str, Path], fmt: Optional[str] = None) -> str:
     )
 
 
-def read_records(path: Union[str, Path], fmt: Optional[str] = None) -> Iterator[Record]:
-    """Yield the rows of a JSONL or CSV file as validated :class:`Record` objects."""
+def read_records(
+    path: Union[str, Path], fmt: Optional[str] = None, *, require_text: bool = True
+) -> Iterator[Record]:
+    """Yield the rows of a JSONL or CSV file as validated :class:`Record` objects.
+
+    require_text: a file without a single row with text (no rows, a CSV header
+        only, or only empty texts) is an error, raised once the file is read.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(path, "file not found")
     if path.is_dir():
         raise DataError(path, "is a directory, expected a file")
     fmt = detect_format(path, fmt)
-    if fmt == "jsonl":
-        yield from _read_jsonl(path)
+    rows = _read_jsonl(path) if fmt == "jsonl" else _read_csv(path)
+    n_rows = n_with_text = 0
+    for record in rows:
+        n_rows += 1
+        n_with_text += bool(record.text.strip())
+        yield record
+    if require_text and not n_with_text:
+        raise no_documents(path, n_rows)
+
+
+def no_documents(path: Union[str, Path], n_rows: int) -> DataError:
+    """The error for a file with no document to read (``n_rows`` blank ones)."""
+    if n_rows:
+        what = f"all {n_rows} rows have an empty text"
+    elif str(path).lower().endswith((".csv", ".tsv")):
+        what = "the file has no rows below the header"
     else:
-        yield from _read_csv(path)
+        what = "the file is empty"
+    return DataError(path, f"no documents: {what}")
 
 
 def _decode_error(
@@ -124,6 +151,8 @@ def _read_csv(path: Path) -> Iterator[Record]:
     except UnicodeDecodeError as e:
         raise _decode_error(path, data, e) from None
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     header: Optional[List[str]] = None
     prev_line = 0
@@ -196,6 +225,7 @@ def _type(value: Any) -> str:
 def _make_record(path: Path, line_no: int, row: Dict[str, Any]) -> Record:
     if "text" not in row:
         raise DataError(path, "missing the 'text' field", line=line_no)
+    _check_unicode(path, line_no, row)
     text = row["text"]
     if not isinstance(text, str):
         raise DataError(
@@ -222,6 +252,7 @@ def _make_record(path: Path, line_no: int, row: Dict[str, Any]) -> Record:
                 f"'label' must be a non-empty string, got {_type(value)}",
                 line=line_no,
             )
+        _check_label_name(path, line_no, "label", value)
         record.label = value
     elif key == "labels":
         if not isinstance(value, list):
@@ -237,6 +268,7 @@ def _make_record(path: Path, line_no: int, row: Dict[str, Any]) -> Record:
                     f"'labels' must hold non-empty strings, found {_type(item)}",
                     line=line_no,
                 )
+            _check_label_name(path, line_no, "labels", item)
         record.labels = list(dict.fromkeys(value))
     else:
         if not isinstance(value, dict):
@@ -247,6 +279,7 @@ def _make_record(path: Path, line_no: int, row: Dict[str, Any]) -> Record:
             )
         cats: Dict[str, float] = {}
         for name, score in value.items():
+            _check_label_name(path, line_no, "cats", name)
             if isinstance(score, bool) or not isinstance(score, (int, float)):
                 raise DataError(
                     path,
@@ -257,6 +290,49 @@ def _make_record(path: Path, line_no: int, row: Dict[str, Any]) -> Record:
                 raise DataError(
                     path, f"cats[{name!r}] = {score} is outside [0, 1]", line=line_no
                 )
+            if score not in (0, 1):
+                raise DataError(
+                    path,
+                    f"cats[{name!r}] = {score}: gold labels must be 0 or 1; soft "
+                    "labels (a teacher's probabilities) come from `spacy_kd annotate`",
+                    line=line_no,
+                )
             cats[name] = float(score)
         record.cats = cats
     return record
+
+
+def _check_label_name(path: Path, line_no: int, key: str, name: str) -> None:
+    """A label name must be non-empty, without surrounding whitespace."""
+    if not name.strip():
+        raise DataError(path, f"{key}: the label name {name!r} is empty", line=line_no)
+    if name != name.strip():
+        raise DataError(
+            path,
+            f"{key}: the label name {name!r} has surrounding whitespace; "
+            f"write {name.strip()!r}",
+            line=line_no,
+        )
+
+
+def _check_unicode(path: Path, line_no: int, value: Any, where: str = "") -> None:
+    """Refuse lone surrogates (a JSON escape such as \\ud800 without its pair):
+    they are not text, and would fail later, far from this line."""
+    if isinstance(value, str):
+        found = SURROGATE.search(value)
+        if found is not None:
+            raise DataError(
+                path,
+                f"{where or 'a value'} holds a lone surrogate "
+                f"{found.group().encode('unicode_escape').decode()} at character "
+                f"{found.start()}: not valid Unicode (an escape cut from its pair?); "
+                "fix the text",
+                line=line_no,
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_unicode(path, line_no, key, f"a key of {where or 'the row'}")
+            _check_unicode(path, line_no, item, f"{where}[{key!r}]" if where else key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_unicode(path, line_no, item, f"{where}[{i}]")

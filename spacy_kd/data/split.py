@@ -2,14 +2,16 @@
 
 import random
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Hashable, List, Optional, Sequence, Tuple, Union
 
 from spacy.tokens import Doc
 
-from spacy_kd.data.docbin import ID_KEY, read_docbin, write_docbin
+from spacy_kd.data.docbin import ID_KEY, docbin_bytes, read_docbin
+from spacy_kd.data.labels import rare_class_warnings
 from spacy_kd.errors import DataError
+from spacy_kd.util import check_default_output, check_outputs, write_bytes_atomic
 
 SPLIT_NAMES = ("labelled", "dev", "pool", "pool_gold")
 
@@ -20,6 +22,8 @@ class SplitSummary:
     seed: int
     counts: Dict[str, int]
     label_counts: Dict[str, Dict[str, int]]
+    # classes the labelled budget lacks (rare_class_warnings): said loudly, not fatal
+    warnings: List[str] = field(default_factory=list)
 
     def to_dict(self) -> Dict:
         return dict(self.__dict__)
@@ -86,13 +90,22 @@ def split_corpus(
     n_dev: int,
     n_pool: Optional[int] = None,
     seed: int = 0,
+    overwrite: bool = False,
+    extra_outputs: Sequence[Optional[Union[str, Path]]] = (),
 ) -> SplitSummary:
     """Write labelled.spacy, dev.spacy, pool.spacy (labels removed) and pool_gold.spacy.
 
     pool_gold.spacy holds the pool's docs with their removed labels, in the same
     order, so pseudo-labels can be scored later. Every doc gets an id in
     ``doc.user_data["spacy_kd_id"]`` (its position in the input).
+    overwrite: replace split files in ``output_dir`` that differ from this split
+    (without it they are an error). extra_outputs: files the caller will write
+    afterwards (a summary), checked with the others. Nothing is written unless every
+    output can be.
     """
+    output_dir = Path(output_dir)
+    paths = {name: output_dir / f"{name}.spacy" for name in SPLIT_NAMES}
+    check_outputs([input_path], [*paths.values(), *extra_outputs], folders=[output_dir])
     docs = read_docbin(input_path)
     if not docs:
         raise DataError(input_path, "the corpus is empty")
@@ -121,19 +134,18 @@ def split_corpus(
         pool_idx = pool_idx[:n_pool]
     for i, doc in enumerate(docs):
         doc.user_data[ID_KEY] = i
-    output_dir = Path(output_dir)
     parts: Dict[str, Tuple[List[int], bool]] = {
         "labelled": (labelled_idx, True),
         "dev": (dev_idx, True),
         "pool_gold": (pool_idx, True),
         "pool": (pool_idx, False),
     }
-    counts, label_counts = {}, {}
+    counts, label_counts, data = {}, {}, {}
     for name, (idx, keep_cats) in parts.items():
         chosen = [docs[i] for i in idx]
         if not keep_cats:
             chosen = [_unlabelled_copy(doc) for doc in chosen]
-        counts[name] = write_docbin(chosen, output_dir / f"{name}.spacy")
+        data[name], counts[name] = docbin_bytes(chosen)
         if keep_cats:
             label_counts[name] = dict(
                 sorted(
@@ -142,8 +154,26 @@ def split_corpus(
                     ).items()
                 )
             )
+    # every file is checked before any is written: a refused split writes nothing
+    changed = [n for n in parts if check_default_output(paths[n], data[n], overwrite)]
+    for name in changed:
+        write_bytes_atomic(paths[name], data[name])
+    warnings = rare_class_warnings(
+        {
+            name: [docs[i].cats for i in idx]
+            for name, idx in (
+                ("labelled", labelled_idx),
+                ("dev", dev_idx),
+                ("pool", pool_idx),
+            )
+        }
+    )
     return SplitSummary(
-        output_dir=str(output_dir), seed=seed, counts=counts, label_counts=label_counts
+        output_dir=str(output_dir),
+        seed=seed,
+        counts=counts,
+        label_counts=label_counts,
+        warnings=warnings,
     )
 
 

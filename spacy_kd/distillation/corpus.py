@@ -26,6 +26,9 @@ from spacy_kd.errors import DataError
 
 PathLike = Union[str, Path]
 READER = "spacy-kd.DistillationCorpus.v1"
+# ``doc.user_data`` key of where a reference doc was read ("gold.spacy doc 3"), so
+# that the student's errors can point at the file and the doc
+SOURCE_KEY = "spacy_kd_source"
 
 
 def pseudo_files(path: PathLike) -> List[Path]:
@@ -145,7 +148,10 @@ def _read(path: Path, nlp: Language) -> List[Doc]:
         doc_bin = DocBin(store_user_data=True).from_disk(path)
     except Exception as e:  # msgpack and zlib raise many kinds of errors
         raise DataError(path, f"not a readable DocBin (.spacy) file: {e}") from None
-    return list(doc_bin.get_docs(nlp.vocab))
+    docs = list(doc_bin.get_docs(nlp.vocab))
+    for i, doc in enumerate(docs):
+        doc.user_data[SOURCE_KEY] = f"{path} doc {i}"  # for error messages only
+    return docs
 
 
 def _gold_labels(

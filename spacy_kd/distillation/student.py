@@ -39,6 +39,7 @@ from spacy_kd.annotate.pseudo import (
     is_pseudo,
     teacher_targets,
 )
+from spacy_kd.distillation.corpus import SOURCE_KEY
 from spacy_kd.distillation.logits import (
     SIGMOID_ACTIVATION,
     SOFTMAX_ACTIVATION,
@@ -211,19 +212,24 @@ class DistillationMixin:
                     mask[i, j] = 0.0
         return targets, pseudo, weights, mask
 
-    def _validate_categories(self, examples: Iterable[Example]) -> None:
+    def _validate_categories(
+        self, examples: Iterable[Example], *, offset: int = 0
+    ) -> None:
         """Gold docs: 0/1 values (one positive at most if exclusive). Pseudo-labelled
         docs: probabilities over exactly the component's labels, summing to 1 if
-        exclusive, with a consistent teacher record."""
+        exclusive, with a consistent teacher record.
+
+        offset: the position of the first example in the training corpus (messages).
+        """
         labels = tuple(self.labels)
-        for i, eg in enumerate(examples):
+        for i, eg in enumerate(examples, start=offset):
             ref = eg.reference
             if is_pseudo(ref):
                 want = labels or tuple(ref.cats)
                 problem = check_pseudo_doc(ref, want, self.multi_label)
                 if problem is not None:
                     raise AnnotationError(
-                        f"{self.name}: pseudo-labelled example {i} "
+                        f"{self.name}: pseudo-labelled {_where(ref, i)} "
                         f"('{_snippet(ref.text)}'): {problem}"
                     )
                 continue
@@ -231,8 +237,9 @@ class DistillationMixin:
             for label, value in values:
                 if value not in (0.0, 1.0):
                     raise AnnotationError(
-                        f"{self.name}: gold example {i} ('{_snippet(ref.text)}') has "
-                        f"cats['{label}'] = {value}; gold labels must be 0 or 1. Soft "
+                        f"{self.name}: gold {_where(ref, i)} "
+                        f"('{_snippet(ref.text)}') has cats['{label}'] = {value}; "
+                        "gold labels must be 0 or 1. Soft "
                         "labels from a teacher need the teacher record that "
                         "`spacy_kd annotate` writes "
                         "(spacy_kd.annotate.pseudo.mark_pseudo)."
@@ -240,9 +247,10 @@ class DistillationMixin:
             if not self.multi_label and sum(v for _, v in values) > 1.0:
                 positive = [label for label, v in values if v == 1.0]
                 raise AnnotationError(
-                    f"{self.name}: gold example {i} ('{_snippet(ref.text)}') has "
-                    f"{len(positive)} positive labels {positive[:5]} but the classes "
-                    "are exclusive; use kd_textcat_multilabel for multi-label data."
+                    f"{self.name}: gold {_where(ref, i)} "
+                    f"('{_snippet(ref.text)}') has {len(positive)} positive labels "
+                    f"{positive[:5]} but the classes are exclusive; use "
+                    "kd_textcat_multilabel for multi-label data."
                 )
 
     def _check_model(self) -> None:
@@ -325,11 +333,20 @@ def _check_all(
     validate_get_examples(get_examples, f"{type(pipe).__name__}.initialize")
     fit_tfidf_layers(pipe.model, (eg.predicted for eg in get_examples()))
     examples = iter(get_examples())
+    offset = 0
     while True:
         chunk: List[Example] = list(islice(examples, 1000))
         if not chunk:
             break
-        pipe._validate_categories(chunk)
+        pipe._validate_categories(chunk, offset=offset)
+        offset += len(chunk)
+
+
+def _where(doc, i: int) -> str:
+    """Where a reference doc comes from: its position among the examples, with its
+    file and doc index when the corpus reader recorded them."""
+    source = doc.user_data.get(SOURCE_KEY)
+    return f"example {i} ({source})" if source else f"example {i}"
 
 
 def _snippet(text: str, n: int = 40) -> str:

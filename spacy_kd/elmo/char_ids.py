@@ -79,7 +79,7 @@ class CharIdCache:
 
 def batch_to_char_ids(
     batch: Sequence[Sequence[str]],
-    max_chars: int = MAX_CHARS,
+    max_chars: Optional[int] = None,
     *,
     cache: Optional[CharIdCache] = None,
 ) -> numpy.ndarray:
@@ -88,7 +88,16 @@ def batch_to_char_ids(
     Returns an int64 array of shape ``(len(batch), longest, max_chars)``, the same
     array as allennlp's ``batch_to_ids`` (sentence boundaries are *not* included:
     the character encoder adds them).
+
+    max_chars: the ids per token (the options' ``max_characters_per_token``);
+        default: the cache's, else ``MAX_CHARS``.
     """
+    if cache is not None and max_chars is not None and max_chars != cache.max_chars:
+        raise ValueError(
+            f"max_chars={max_chars} but the cache makes {cache.max_chars} ids a token"
+        )
+    if max_chars is None:
+        max_chars = cache.max_chars if cache is not None else MAX_CHARS
     lookup = cache if cache is not None else CharIdCache(max_chars)
     longest = max((len(tokens) for tokens in batch), default=0)
     out = numpy.zeros((len(batch), longest, max_chars), dtype=numpy.int64)

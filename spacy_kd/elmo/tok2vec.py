@@ -105,10 +105,12 @@ def forward(
         [[token.text for token in doc] for doc in docs], model.attrs["max_length"]
     )
     device = shim.device
+    assert module.bilm is not None, "initialize the ElmoTok2Vec model first"
+    max_chars = module.bilm.options.max_characters_per_token
     if not len(windows):
         return [model.ops.alloc2f(len(doc), width) for doc in docs], lambda dY: []
     if is_train and module.has_trainable_params:
-        ids = torch.from_numpy(windows.char_ids()).to(device)
+        ids = torch.from_numpy(windows.char_ids(max_chars=max_chars)).to(device)
         out, torch_backprop = shim.begin_update(ArgsKwargs(args=(ids,), kwargs={}))
         values = out.detach().float().cpu().numpy()
         outputs = windows.unbatch(list(values), width)
@@ -117,7 +119,9 @@ def forward(
         chunks = windows.chunks(PREDICT_BATCH_WINDOWS)
         per_window: List[Any] = [None] * len(windows)
         for chunk in chunks:
-            ids = torch.from_numpy(windows.char_ids(chunk)).to(device)
+            ids = torch.from_numpy(windows.char_ids(chunk, max_chars=max_chars)).to(
+                device
+            )
             values = (
                 shim.predict(ArgsKwargs(args=(ids,), kwargs={})).float().cpu().numpy()
             )
@@ -165,7 +169,15 @@ def deserialize_elmo(
         module = ElmoRepresentation(
             module.representation, trainable=module.trainable, bilm=bilm
         )
-    state = torch.load(io.BytesIO(msg["state"]), map_location=device)
+    try:  # tensors only: a pickle that holds any other object is refused
+        state = torch.load(
+            io.BytesIO(msg["state"]), map_location=device, weights_only=True
+        )
+    except Exception as e:  # pickle.UnpicklingError and the like
+        raise ValueError(
+            "The serialized ELMo weights are not a plain state dict of tensors "
+            f"(refused, nothing in them was run): {' '.join(str(e).split())[:300]}"
+        ) from None
     try:
         module.load_state_dict(state)
     except RuntimeError as e:

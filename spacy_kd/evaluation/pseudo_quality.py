@@ -28,6 +28,8 @@ def score_pseudo_labels(
     ``threshold``. Both: micro-F1 and macro-F1 (the mean of per-label F, as spaCy's
     scorer computes ``cats_macro_f``).
     """
+    if not 0.0 <= threshold <= 1.0:
+        raise DataError(None, f"--threshold must be in [0, 1], got {threshold}")
     shards = iter_shards(annotated_dir)
     if not shards:
         raise DataError(
@@ -42,6 +44,7 @@ def score_pseudo_labels(
             f"'{ID_KEY}': use the pool_gold.spacy of `data split`, or a file without "
             "any ids",
         )
+    gold_labels = _gold_label_set(gold_path, gold_docs)
     gold = {doc.user_data.get(ID_KEY, i): doc.cats for i, doc in enumerate(gold_docs)}
     outputs: Dict[str, List[numpy.ndarray]] = {}
     truth: List[numpy.ndarray] = []
@@ -55,6 +58,8 @@ def score_pseudo_labels(
                 missing += 1
                 continue
             labels = list(record["labels"])
+            if not truth:  # one run: the same labels for every doc
+                _check_same_labels(gold_path, gold_labels, labels, shard)
             multi = bool(record["multi_label"])  # one run: the same for every doc
             truth.append(
                 numpy.asarray([gold[doc_id].get(k, 0.0) for k in labels]) >= 0.5
@@ -82,3 +87,40 @@ def score_pseudo_labels(
         result["micro_f1"][name] = micro_f
         result["macro_f1"][name] = macro_f
     return result
+
+
+def _gold_label_set(path: Union[str, Path], docs: List[Any]) -> List[str]:
+    """The labels of the gold docs; a doc without labels is an error."""
+    if not docs:
+        raise DataError(path, "no documents: the gold file is empty")
+    labels: Dict[str, None] = {}
+    for i, doc in enumerate(docs):
+        if not doc.cats:
+            raise DataError(
+                path,
+                f"doc {i} has no labels: score the pseudo-labels against the same "
+                "docs with their true labels (pool_gold.spacy of `data split`, not "
+                "pool.spacy)",
+            )
+        labels.update(dict.fromkeys(doc.cats))
+    return list(labels)
+
+
+def _check_same_labels(
+    path: Union[str, Path], gold: List[str], pseudo: List[str], shard: Path
+) -> None:
+    """The gold docs and the pseudo-labels must use the same label set."""
+    if set(gold) == set(pseudo):
+        return
+    only_gold = sorted(set(gold) - set(pseudo))
+    only_pseudo = sorted(set(pseudo) - set(gold))
+    raise DataError(
+        path,
+        f"its labels differ from the pseudo-labels' in {shard}: the gold docs have "
+        f"{len(gold)} labels, the teachers {len(pseudo)}; only in the gold docs: "
+        f"{_preview(only_gold)}; only in the pseudo-labels: {_preview(only_pseudo)}",
+    )
+
+
+def _preview(labels: List[str], n: int = 10) -> str:
+    return "[" + ", ".join(labels[:n]) + (", ...]" if len(labels) > n else "]")

@@ -155,8 +155,13 @@ def evaluate(
         check_pipeline_dir(p)
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
-    if measure_speed and (n_speed_docs < 1 or n_threads < 1):
-        raise ValueError("n_speed_docs and n_threads must be at least 1")
+    _check_counts(
+        sample=sample,
+        batch_size=batch_size,
+        n_speed_docs=n_speed_docs if measure_speed else 1,
+        n_threads=n_threads if measure_speed else 1,
+        n_warmup=n_warmup,
+    )
     gold = load_gold(data, sample=sample, seed=seed)
     dev = load_gold(tune_thresholds_on) if tune_thresholds_on is not None else None
     say(f"Test data: {gold.path} ({len(gold):,} docs, {len(gold.labels)} labels)")
@@ -293,6 +298,23 @@ def evaluate(
         reference=None if ref_index is None else results[ref_index].name,
         warnings=warnings,
     )
+
+
+def _check_counts(
+    *, sample: int, batch_size: int, n_speed_docs: int, n_threads: int, n_warmup: int
+) -> None:
+    """Counts that mean nothing when negative (or zero) are errors, not defaults."""
+    if sample < 0:
+        raise DataError(None, f"--sample must be >= 0 (0: all docs), got {sample}")
+    if n_warmup < 0:
+        raise DataError(None, f"--n-warmup must be >= 0, got {n_warmup}")
+    for option, value in (
+        ("--batch-size", batch_size),
+        ("--n-speed-docs", n_speed_docs),
+        ("--n-threads", n_threads),
+    ):
+        if value < 1:
+            raise DataError(None, f"{option} must be at least 1, got {value}")
 
 
 def _add_agreement(

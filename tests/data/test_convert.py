@@ -61,9 +61,11 @@ def test_multilabel_and_unlabelled_round_trip(tmp_path):
     assert docs[3].cats == {"comp": 0.0, "misc": 0.0, "rec": 1.0}
 
 
-def test_soft_cats_round_trip_and_detection(tmp_path):
+def test_cats_round_trip_and_detection(tmp_path):
+    """0/1 cats: exclusive when each row has one positive, else multi-label (soft
+    gold values are refused: tests/data/test_bad_inputs.py)."""
     exclusive = [
-        {"text": "a", "cats": {"x": 0.25, "y": 0.75}},
+        {"text": "a", "cats": {"x": 0, "y": 1}},
         {"text": "b", "label": "x"},
     ]
     summary = convert(
@@ -73,11 +75,11 @@ def test_soft_cats_round_trip_and_detection(tmp_path):
     )
     assert summary.multi_label is False
     docs = load_docs(tmp_path / "ex.spacy")
-    assert docs[0].cats == {"x": 0.25, "y": 0.75}
+    assert docs[0].cats == {"x": 0.0, "y": 1.0}
     assert docs[1].cats == {"x": 1.0, "y": 0.0}
     multi = [
-        {"text": "a", "cats": {"x": 0.9, "y": 0.8}},
-        {"text": "b", "cats": {"x": 0.1}},
+        {"text": "a", "cats": {"x": 1, "y": 1}},
+        {"text": "b", "cats": {"x": 1}},
     ]
     summary = convert(
         write_jsonl(tmp_path / "ml.jsonl", multi),
@@ -86,8 +88,8 @@ def test_soft_cats_round_trip_and_detection(tmp_path):
     )
     assert summary.multi_label is True
     docs = load_docs(tmp_path / "ml.spacy")
-    assert docs[0].cats == pytest.approx({"x": 0.9, "y": 0.8})
-    assert docs[1].cats == pytest.approx({"x": 0.1, "y": 0.0})
+    assert docs[0].cats == {"x": 1.0, "y": 1.0}
+    assert docs[1].cats == {"x": 1.0, "y": 0.0}
 
 
 def test_csv_round_trip(tmp_path, data_dir):

@@ -158,7 +158,7 @@ BAD_INPUTS = [
     (
         "exclusive cats not summing",
         "in.jsonl",
-        jsonl({"text": "x", "cats": {"a": 0.2, "b": 0.3}}),
+        jsonl({"text": "x", "cats": {"a": 1, "b": 1}}),
         1,
         "must sum to 1",
     ),

@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy
-import spacy
 from spacy.tokens import Doc
 
 from spacy_kd.data.docbin import read_docbin
+from spacy_kd.data.language import blank_language
 from spacy_kd.data.texts import read_texts, text_format
 
 PathLike = Union[str, Path]
@@ -32,7 +32,7 @@ def read_token_lists(
         texts = [str(text) for _, text in read_texts(path, fmt, lang=lang)]
         if fmt == "text":
             texts = [text for text in texts if text.strip()]
-        tokenizer: Any = spacy.blank(lang).tokenizer
+        tokenizer: Any = blank_language(lang).tokenizer
         docs = tokenizer.pipe(texts)
     return [[t.text for t in doc if not t.is_space] for doc in docs]
 

@@ -4,7 +4,7 @@ import math
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Union
 
 import numpy
 from tqdm import tqdm
@@ -34,7 +34,12 @@ from spacy_kd.elmo.pretrain.settings import (
 )
 from spacy_kd.elmo.pretrain.vocab import UNK_ID, VOCAB_FILE, build_vocab, write_vocab
 from spacy_kd.errors import DataError
-from spacy_kd.util import write_json_atomic
+from spacy_kd.util import (
+    OVERWRITE_FLAG,
+    check_default_output,
+    check_outputs,
+    write_json_atomic,
+)
 
 PathLike = Union[str, Path]
 
@@ -49,6 +54,7 @@ def pretrain_elmo(
     preset: str = DEFAULT_PRESET,
     overrides: Optional[Dict[str, Any]] = None,
     resume: bool = False,
+    overwrite: bool = False,
     fmt: Optional[str] = None,
     lang: str = "en",
     device: str = "cpu",
@@ -56,6 +62,7 @@ def pretrain_elmo(
     show_progress: bool = True,
     log: Callable[[str], None] = print,
     stop_after_steps: Optional[int] = None,
+    extra_outputs: Sequence[Optional[PathLike]] = (),
 ) -> PretrainSummary:
     """Pretrain an ELMo biLM on a raw-text corpus; see the package docstring.
 
@@ -67,6 +74,10 @@ def pretrain_elmo(
     overrides: settings that replace the preset's (see :class:`PretrainSettings`).
     resume: continue from ``output_dir/checkpoint.pt``; without it an existing
         checkpoint is an error (so a finished run is never overwritten by mistake).
+    overwrite: start afresh in an ``output_dir`` that holds another run (its files
+        are replaced as the new run writes them); not with ``resume``.
+    extra_outputs: files the caller will write afterwards (a summary), checked
+        against the run's inputs and outputs before anything is written.
     threads: torch's CPU threads during the run (1 is the fastest on a busy
         2-core machine, where more threads wait on each other; ``None`` or 0:
         leave torch's setting).
@@ -81,8 +92,9 @@ def pretrain_elmo(
     try:
         return _pretrain(
             Path(input_path), Path(output_dir), preset=preset, overrides=overrides,
-            resume=resume, fmt=fmt, lang=lang, device=device,
+            resume=resume, overwrite=overwrite, fmt=fmt, lang=lang, device=device,
             show_progress=show_progress, log=log, stop_after_steps=stop_after_steps,
+            extra_outputs=extra_outputs,
         )  # fmt: skip
     finally:
         torch.set_num_threads(previous_threads)
@@ -95,21 +107,33 @@ def _pretrain(
     preset: str,
     overrides: Optional[Dict[str, Any]],
     resume: bool,
+    overwrite: bool,
     fmt: Optional[str],
     lang: str,
     device: str,
     show_progress: bool,
     log: Callable[[str], None],
     stop_after_steps: Optional[int],
+    extra_outputs: Sequence[Optional[PathLike]],
 ) -> PretrainSummary:
     import torch
 
-    from spacy_kd.elmo.file_format import save_bilm
+    from spacy_kd.elmo.file_format import OPTIONS_FILE, WEIGHTS_FILE, save_bilm
     from spacy_kd.elmo.pytorch.bilm import ElmoBiLm
     from spacy_kd.elmo.pytorch.language_model import ElmoLanguageModel
 
     overrides = dict(overrides or {})
     checkpoint_path = output_dir / CHECKPOINT_FILE
+    run_files = [
+        output_dir / name
+        for name in (OPTIONS_FILE, WEIGHTS_FILE, VOCAB_FILE, METRICS_FILE)
+    ] + [checkpoint_path]
+    check_outputs([input_path], [*run_files, *extra_outputs], folders=[output_dir])
+    if resume and overwrite:
+        raise DataError(
+            output_dir, f"give --resume or {OVERWRITE_FLAG}, not both: continue the "
+            "run in it, or start afresh"
+        )  # fmt: skip
     state: Optional[Dict[str, Any]] = None
     if resume:
         if not checkpoint_path.is_file():
@@ -119,12 +143,15 @@ def _pretrain(
             state["settings"], preset, overrides, checkpoint_path
         )
     else:
-        if checkpoint_path.exists():
+        if checkpoint_path.exists() and not overwrite:
             raise DataError(
                 output_dir,
                 "already holds a pretraining run (checkpoint.pt): pass --resume to "
-                "continue it, or choose another output directory",
+                f"continue it, {OVERWRITE_FLAG} to start afresh, or choose another "
+                "output directory",
             )
+        for path in run_files:  # what a new run writes cannot be known beforehand
+            check_default_output(path, None, overwrite)
         settings = PretrainSettings.from_preset(preset, overrides)
 
     token_lists = read_token_lists(input_path, fmt=fmt, lang=lang)
@@ -213,6 +240,8 @@ def _pretrain(
             f"Resuming from epoch {start_epoch + 1}, batch {start_batch}, "
             f"step {global_step}"
         )
+    if state is None:  # a fresh run: another run's checkpoint must not be resumed
+        checkpoint_path.unlink(missing_ok=True)
     output_dir.mkdir(parents=True, exist_ok=True)
     write_vocab(vocab, output_dir / VOCAB_FILE)
     log(

@@ -54,10 +54,17 @@ class Windows:
         self,
         indices: Optional[Sequence[int]] = None,
         cache: Optional[CharIdCache] = None,
+        *,
+        max_chars: Optional[int] = None,
     ) -> numpy.ndarray:
+        """The windows' (``indices``: these windows') character ids, ``max_chars``
+        (the biLM's ``max_characters_per_token``; default: the cache's, else 50)
+        a token."""
         if indices is None:
             indices = range(len(self.windows))
-        return batch_to_char_ids([self.windows[i] for i in indices], cache=cache)
+        return batch_to_char_ids(
+            [self.windows[i] for i in indices], max_chars, cache=cache
+        )
 
     def unbatch(
         self, window_arrays: Sequence[numpy.ndarray], width: int, dtype=numpy.float32

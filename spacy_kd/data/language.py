@@ -1,0 +1,18 @@
+"""A blank spaCy pipeline for a language code, with a clear error for an unknown one."""
+
+import spacy
+from spacy.language import Language
+
+from spacy_kd.errors import DataError
+
+
+def blank_language(lang: str) -> Language:
+    """``spacy.blank(lang)``; an unknown language code is a DataError, not E048."""
+    try:
+        return spacy.blank(lang)
+    except ImportError:
+        raise DataError(
+            None,
+            f"--lang {lang!r} is not a language code spaCy knows (e.g. en, de, xx "
+            "for multi-language); see https://spacy.io/usage/models#languages",
+        ) from None
