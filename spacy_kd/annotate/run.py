@@ -34,7 +34,7 @@ from spacy_kd.annotate.manifest import (
 )
 from spacy_kd.annotate.pseudo import hard_labels, mark_pseudo
 from spacy_kd.annotate.teachers import Teacher, load_teachers, run_teacher
-from spacy_kd.annotate.weights import fit_weights
+from spacy_kd.annotate.weights import DevFit, calibrated, fit_on_dev
 from spacy_kd.data.docbin import ID_KEY
 from spacy_kd.data.texts import read_texts
 from spacy_kd.errors import DataError
@@ -69,6 +69,8 @@ class AnnotateSummary:
     label_counts: Dict[str, float] = field(default_factory=dict)
     mean_confidence: float = 0.0
     teacher_agreement: Dict[str, float] = field(default_factory=dict)
+    # fitted on dev (--weights-from-dev): temperatures, ECE before and after
+    calibration: Dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     docs_per_second: float = 0.0
 
@@ -90,6 +92,7 @@ def annotate(
     batch_size: int = 64,
     n_process: int = 1,
     shard_size: int = 1000,
+    calibrate: bool = True,
     progress: bool = True,
     overwrite: bool = False,
 ) -> AnnotateSummary:
@@ -98,6 +101,9 @@ def annotate(
     weights: one per teacher (normalised); or weights_from_dev: labelled dev data
     to fit them on. hard: 0/1 labels (argmax, or >= threshold for multi-label).
     min_confidence: drop docs whose confidence is below it (see ``confidence``).
+    calibrate: with weights_from_dev, fit each teacher's temperature there too
+        (least NLL) and annotate with calibrated probabilities (the records, the
+        combination and the weights all use them).
     overwrite: replace the files of another run in ``output_dir`` (without it they
     are an error); the files of this very run are resumed either way.
     """
@@ -136,8 +142,14 @@ def annotate(
     multi_label = teachers[0].multi_label
     if weights is not None and weights_from_dev is not None:
         raise DataError(None, "give --weights or --weights-from-dev, not both")
+    dev_fit: Optional[DevFit] = None
     if weights_from_dev is not None:
-        weights = fit_weights(teachers, weights_from_dev, labels, batch_size=batch_size)
+        dev_fit = fit_on_dev(
+            teachers, weights_from_dev, labels, calibrate=calibrate,
+            batch_size=batch_size,
+        )  # fmt: skip
+        weights = dev_fit.weights
+    temperatures = dev_fit.temperatures if dev_fit else {}
     if weights is None:
         weights = [1.0] * len(teachers)
     weights = [float(w) for w in weights]
@@ -149,7 +161,7 @@ def annotate(
     settings = {
         "hard": hard, "threshold": threshold, "min_confidence": min_confidence,
         "limit": limit, "shard_size": shard_size, "labels": labels,
-        "multi_label": multi_label,
+        "multi_label": multi_label, "temperatures": temperatures,
     }  # fmt: skip
     # read first (an empty or unreadable input is an error before anything is
     # written); a DocBin's docs go to the teachers as they are: no second tokenization
@@ -177,6 +189,7 @@ def annotate(
                 teachers, weights, chunk, shard_path,
                 hard=hard, threshold=threshold, min_confidence=min_confidence,
                 batch_size=batch_size, n_process=n_process,
+                temperatures=temperatures,
             )  # fmt: skip
             n_new += len(chunk)
             data = stats.pop("_bytes")
@@ -188,6 +201,12 @@ def annotate(
     seconds = time.perf_counter() - start
     summary = summarize(output_dir, teachers, weights)
     summary.n_shards_resumed = n_resumed
+    if dev_fit is not None and dev_fit.temperatures:
+        summary.calibration = {
+            "temperatures": dev_fit.temperatures,
+            "ece_dev_before": dev_fit.ece_before,
+            "ece_dev_after": dev_fit.ece_after,
+        }
     summary.seconds = seconds
     summary.docs_per_second = n_new / seconds if seconds > 0 else 0.0
     write_json_atomic(output_dir / SUMMARY, summary.to_dict())
@@ -205,17 +224,21 @@ def _annotate_shard(
     min_confidence: float,
     batch_size: int,
     n_process: int,
+    temperatures: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
-    """Annotate one shard's input docs: the DocBin bytes and the shard's statistics."""
+    """Annotate one shard's input docs: the DocBin bytes and the shard's statistics.
+
+    temperatures: a teacher's name -> its temperature; its probabilities are
+    calibrated before they are recorded and combined."""
+    temperatures = temperatures or {}
     labels, multi_label = teachers[0].labels, teachers[0].multi_label
     kept = [(i, t) for i, t in chunk if not is_blank(t)]
     texts = [t for _, t in kept]
     per_teacher = {}
     docs: List[Any] = []
     for t in teachers:
-        per_teacher[t.name], teacher_docs = run_teacher(
-            t, texts, labels, batch_size, n_process
-        )
+        probs, teacher_docs = run_teacher(t, texts, labels, batch_size, n_process)
+        per_teacher[t.name] = calibrated(probs, temperatures.get(t.name), multi_label)
         docs = docs or teacher_docs  # the first teacher's tokenization is kept
     names = [t.name for t in teachers]
     pairs = list(itertools.combinations(names, 2))

@@ -1,15 +1,78 @@
-"""Teacher weights fitted on labelled dev data: the mix with the least log-loss."""
+"""Fitted on labelled dev data: each teacher's temperature (calibration) and the
+teachers' weights (the mix with the least log-loss of calibrated probabilities)."""
 
 import itertools
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy
 
+from spacy_kd.annotate.calibration import (
+    apply_temperature,
+    expected_calibration_error,
+    fit_temperature,
+)
 from spacy_kd.annotate.teachers import Teacher, run_teacher
 from spacy_kd.data.labelled import read_labelled
 from spacy_kd.errors import DataError
 from spacy_kd.util import EPS
+
+
+@dataclass
+class DevFit:
+    """What annotate fits on dev: weights (summing to 1), and per teacher its
+    temperature (a float, or one per label for multi-label; None: not calibrated)
+    and its expected calibration error on dev before and after."""
+
+    weights: List[float]
+    temperatures: Dict[str, Any] = field(default_factory=dict)
+    ece_before: Dict[str, float] = field(default_factory=dict)
+    ece_after: Dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def fit_on_dev(
+    teachers: List[Teacher],
+    dev_path: Union[str, Path],
+    labels: List[str],
+    *,
+    calibrate: bool = True,
+    batch_size: int = 64,
+    steps: int = 20,
+) -> DevFit:
+    """Run every teacher over labelled dev data once; fit each one's temperature
+    (``calibrate``) and then the weights on the calibrated probabilities."""
+    dev_path = Path(dev_path)
+    labelled = read_labelled(dev_path, "fitting teacher weights")
+    if not labelled.texts:
+        raise DataError(dev_path, "no labelled docs to fit teacher weights on")
+    unknown = {k for cats in labelled.cats for k in cats} - set(labels)
+    if unknown:
+        raise DataError(
+            dev_path, f"labels not known to the teachers: {sorted(unknown)}"
+        )
+    gold = numpy.asarray(
+        [[cats.get(label, 0.0) for label in labels] for cats in labelled.cats]
+    )
+    multi = teachers[0].multi_label
+    probs = [run_teacher(t, labelled.texts, labels, batch_size, 1)[0] for t in teachers]
+    fit = DevFit(weights=[])
+    if calibrate:
+        for i, (teacher, p) in enumerate(zip(teachers, probs)):
+            temperature = fit_temperature(p, gold, multi)
+            fit.ece_before[teacher.name] = expected_calibration_error(p, gold, multi)
+            probs[i] = apply_temperature(p, temperature, multi)
+            fit.ece_after[teacher.name] = expected_calibration_error(
+                probs[i], gold, multi
+            )
+            fit.temperatures[teacher.name] = (
+                temperature.tolist() if multi else float(temperature)
+            )
+    fit.weights = _best_weights(probs, gold, multi, steps)
+    return fit
 
 
 def fit_weights(
@@ -20,27 +83,31 @@ def fit_weights(
     batch_size: int = 64,
     steps: int = 20,
 ) -> List[float]:
-    """Weights that minimise the combined teachers' log-loss on labelled dev data.
+    """Weights that minimise the combined teachers' log-loss on labelled dev data
+    (uncalibrated probabilities; see ``fit_on_dev``).
 
     A grid over the simplex with ``steps`` divisions (2 or 3 teachers), else
     coordinate descent on the same grid. Returns weights summing to 1.
     """
-    dev_path = Path(dev_path)
-    labelled = read_labelled(dev_path, "fitting teacher weights")
-    dev = list(zip(labelled.texts, labelled.cats))
-    if not dev:
-        raise DataError(dev_path, "no labelled docs to fit teacher weights on")
-    unknown = {k for _, cats in dev for k in cats} - set(labels)
-    if unknown:
-        raise DataError(
-            dev_path, f"labels not known to the teachers: {sorted(unknown)}"
-        )
-    gold = numpy.asarray(
-        [[cats.get(label, 0.0) for label in labels] for _, cats in dev]
-    )
-    texts = [text for text, _ in dev]
-    probs = [run_teacher(t, texts, labels, batch_size, 1)[0] for t in teachers]
-    multi = teachers[0].multi_label
+    return fit_on_dev(
+        teachers, dev_path, labels, calibrate=False, batch_size=batch_size, steps=steps
+    ).weights
+
+
+def calibrated(
+    probs: numpy.ndarray, temperature: Optional[Any], multi_label: bool
+) -> numpy.ndarray:
+    """``probs`` at a teacher's fitted temperature (None: as they are)."""
+    if temperature is None:
+        return probs
+    t = numpy.asarray(temperature, dtype="float64")
+    return apply_temperature(probs, t, multi_label).astype(probs.dtype)
+
+
+def _best_weights(
+    probs: List[numpy.ndarray], gold: numpy.ndarray, multi: bool, steps: int
+) -> List[float]:
+    """The weights on the simplex whose mix of ``probs`` has the least log-loss."""
 
     def loss(w: Sequence[float]) -> float:
         p = sum(wi * pi for wi, pi in zip(w, probs))
@@ -49,7 +116,7 @@ def fit_weights(
             return float(-(gold * numpy.log(p) + (1 - gold) * numpy.log(1 - p)).mean())
         return float(-(gold * numpy.log(p)).sum(axis=1).mean())
 
-    k = len(teachers)
+    k = len(probs)
     if k == 1:
         return [1.0]
     if k <= 3:

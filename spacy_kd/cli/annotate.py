@@ -37,7 +37,14 @@ def annotate_cli(
     weights_from_dev: Optional[Path] = typer.Option(
         None,
         "--weights-from-dev",
-        help="Labelled dev data (.spacy/.jsonl) to fit the weights on",
+        help="Labelled dev data (.spacy/.jsonl) to fit the weights (and, with "
+        "--calibrate, each teacher's temperature) on",
+    ),
+    calibrate: bool = typer.Option(
+        True,
+        "--calibrate/--no-calibrate",
+        help="With --weights-from-dev: annotate with each teacher's probabilities "
+        "at its temperature fitted on dev (least NLL)",
     ),
     hard: bool = typer.Option(
         False, "--hard", help="Write 0/1 labels instead of probabilities"
@@ -74,7 +81,8 @@ def annotate_cli(
             weights=_parse_weights(weights), weights_from_dev=weights_from_dev,
             hard=hard, threshold=threshold, min_confidence=min_confidence,
             limit=limit, batch_size=batch_size, n_process=n_process,
-            shard_size=shard_size, progress=progress, overwrite=overwrite,
+            shard_size=shard_size, calibrate=calibrate, progress=progress,
+            overwrite=overwrite,
         )  # fmt: skip
     msg.good(
         f"Annotated {summary.n_written} docs into {summary.n_shards} shards in "

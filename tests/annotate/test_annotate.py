@@ -458,3 +458,47 @@ def test_score_pseudo_on_a_labelled_file_without_ids_is_spacys_macro_f(
             spacy_scores["cats_micro_f"], abs=1e-9
         )
     assert 0.0 < scores["macro_f1"]["combined"] <= 1.0
+
+
+def test_weights_from_dev_calibrate_each_teacher_before_recording_and_mixing(
+    teachers, corpus, tmp_path
+):
+    """With --weights-from-dev the records hold each teacher's probabilities at
+    its temperature fitted on dev (least NLL), and the mix uses those; without
+    calibration they are the teacher's own."""
+    from spacy_kd.annotate.calibration import apply_temperature, fit_temperature
+
+    dev = corpus / "train.spacy"
+    out = tmp_path / "out"
+    summary = annotate(
+        teachers, corpus / "pool.txt", out, weights_from_dev=dev, limit=20,
+        progress=False,
+    )  # fmt: skip
+    temperatures = summary.calibration["temperatures"]
+    assert set(temperatures) == {"uni", "bi"}
+    assert set(summary.calibration["ece_dev_after"]) == {"uni", "bi"}
+    # the temperature is the one fitted on the dev docs' gold labels
+    dev_docs = load_docs(dev)
+    labels, p_dev = own_cats(teachers[0], [d.text for d in dev_docs])
+    gold = numpy.asarray([[d.cats[k] for k in labels] for d in dev_docs])
+    assert temperatures["uni"] == pytest.approx(
+        fit_temperature(p_dev, gold, False), rel=1e-4
+    )
+    docs = [d for shard in iter_shards(out) for d in load_docs(shard)]
+    _, p_pool = own_cats(teachers[0], [d.text for d in docs])
+    want = apply_temperature(p_pool, temperatures["uni"], False)
+    record = docs[0].user_data["spacy_kd"]
+    got = [record["probs"]["uni"][record["labels"].index(k)] for k in labels]
+    numpy.testing.assert_allclose(got, want[0], atol=1e-5)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["temperatures"]["uni"] == pytest.approx(temperatures["uni"])
+
+    raw = annotate(
+        teachers, corpus / "pool.txt", tmp_path / "raw", weights_from_dev=dev,
+        limit=20, calibrate=False, progress=False,
+    )  # fmt: skip
+    assert raw.calibration == {}
+    docs = [d for shard in iter_shards(tmp_path / "raw") for d in load_docs(shard)]
+    record = docs[0].user_data["spacy_kd"]
+    got = [record["probs"]["uni"][record["labels"].index(k)] for k in labels]
+    numpy.testing.assert_allclose(got, p_pool[0], atol=1e-6)
