@@ -80,7 +80,7 @@ setup(
     extras_require={
         # ruff pinned: `ruff format --check` in scripts/test.sh must not change
         # with releases
-        "dev": ["pytest>=7", "ruff==0.17.6", "mypy"],
+        "dev": ["pytest>=7", "ruff==0.17.6", "mypy", "hypothesis>=6"],
         "plot": ["matplotlib"],
     },
     entry_points=ENTRY_POINTS,

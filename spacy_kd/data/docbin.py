@@ -31,9 +31,15 @@ def read_docbin(
         vocab = blank_language(lang).vocab
     try:
         doc_bin = DocBin(store_user_data=True).from_disk(path)
-    except Exception as e:  # msgpack and zlib raise many kinds of errors
-        raise DataError(path, f"not a readable DocBin (.spacy) file: {e}") from None
-    return list(doc_bin.get_docs(vocab))
+        docs = list(doc_bin.get_docs(vocab))
+    except Exception as e:  # msgpack, zlib and a corrupt DocBin raise many kinds
+        raise DataError(path, f"not a readable DocBin (.spacy) file: {e!r}") from None
+    for i, doc in enumerate(docs):
+        if not isinstance(doc.cats, dict):
+            raise DataError(
+                path, f"doc {i}: cats is a {type(doc.cats).__name__}, not a dict"
+            )
+    return docs
 
 
 def docbin_bytes(docs: Iterable[Doc]) -> Tuple[bytes, int]:

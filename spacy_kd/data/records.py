@@ -135,6 +135,10 @@ def _read_jsonl(path: Path) -> Iterator[Record]:
                 raise DataError(
                     path, f"invalid JSON at column {e.colno}: {e.msg}", line=line_no
                 ) from None
+            except (ValueError, RecursionError) as e:  # huge ints, deep nesting
+                raise DataError(
+                    path, f"unreadable JSON: {_reason(e)}", line=line_no
+                ) from None
             if not isinstance(row, dict):
                 raise DataError(
                     path,
@@ -212,6 +216,17 @@ def _parse_csv_label_cell(path: Path, line_no: int, key: str, cell: str) -> Any:
             f"the '{key}' cell is not valid JSON ({e.msg}): {cell[:60]!r}",
             line=line_no,
         ) from None
+    except (ValueError, RecursionError) as e:  # huge ints, deep nesting
+        raise DataError(
+            path, f"the '{key}' cell is unreadable JSON: {_reason(e)}", line=line_no
+        ) from None
+
+
+def _reason(error: Exception) -> str:
+    """Why ``json.loads`` gave up on valid-looking JSON, in a few words."""
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    return str(error).split(";")[0][:120]
 
 
 def _type(value: Any) -> str:
