@@ -28,7 +28,7 @@ BASELINES = [f"baseline_{arch}" for arch in ARCHS]
 STUDENTS = [
     f"student_{arch}_{t}_{target}_{cap}"
     for arch in ARCHS
-    for t in ("elmo", "bert", "ensemble")
+    for t in ("bert", "ensemble")
     for target in ("hard", "soft")
     for cap in ("30", "all")
 ]
@@ -45,6 +45,9 @@ VARS = {
     "student_steps": 6,
     "eval_frequency": 3,
     "student_caps": "30,0",
+    # a smaller grid than the profile's (every teacher is still annotated and
+    # reported): each student is a spacy train process
+    "student_teachers": "teacher_bert,ensemble",
     "speed_docs": 8,
     "threads": 1,
     "student_jobs": 2,  # two students at once, one thread each
