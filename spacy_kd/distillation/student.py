@@ -13,7 +13,16 @@ pipeline without any change to its weights (``spacy_kd.distillation.export``).
 """
 
 from itertools import islice
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import (
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 import numpy
 from spacy.language import Language
@@ -27,6 +36,7 @@ from spacy.pipeline.textcat_multilabel import (
     MultiLabel_TextCategorizer,
     textcat_multilabel_score,
 )
+from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Model, Optimizer, set_dropout_rate
@@ -331,15 +341,24 @@ def _check_all(
     and fit the corpus statistics of the model's layers (TF-IDF document
     frequencies) on every training doc, gold and pseudo-labelled."""
     validate_get_examples(get_examples, f"{type(pipe).__name__}.initialize")
-    fit_tfidf_layers(pipe.model, (eg.predicted for eg in get_examples()))
-    examples = iter(get_examples())
-    offset = 0
-    while True:
-        chunk: List[Example] = list(islice(examples, 1000))
-        if not chunk:
-            break
-        pipe._validate_categories(chunk, offset=offset)
-        offset += len(chunk)
+
+    def checked_docs() -> Iterator[Doc]:
+        examples = iter(get_examples())
+        offset = 0
+        while True:
+            chunk: List[Example] = list(islice(examples, 1000))
+            if not chunk:
+                return
+            pipe._validate_categories(chunk, offset=offset)
+            offset += len(chunk)
+            yield from (eg.predicted for eg in chunk)
+
+    # one pass over the corpus (a pool of pseudo-labelled shards is large) serves
+    # both; what fit_tfidf_layers leaves unread (no TF-IDF layer) is checked after
+    docs = checked_docs()
+    fit_tfidf_layers(pipe.model, docs)
+    for _ in docs:
+        pass
 
 
 def _where(doc, i: int) -> str:

@@ -13,7 +13,8 @@ complete and fixed. At prediction time the table is only read.
 ``spacy-kd.TfidfNgrams.v2`` counts nothing while training: its table is fitted once,
 over every training doc (gold and pool), when ``kd_textcat`` / ``kd_textcat_multilabel``
 initialize (:func:`fit_tfidf_layers`), so the first epoch sees the same features as the
-last and a doc seen twice is not counted twice. At prediction it drops the n-grams no
+last and a reloaded model never counts its training docs again. At prediction it drops
+the n-grams no
 training doc had: their IDF would be the largest of all while their hashed weights
 belong to other n-grams.
 """
@@ -75,8 +76,7 @@ def build_tfidf_ngrams_v2(
     n_buckets: size of the hashed document-frequency table.
     """
     model = build_tfidf_ngrams(ngram_size, n_buckets, attr, sublinear_tf)
-    model.name = NAME_V2
-    model.attrs["drop_unseen"] = True
+    model.name = NAME_V2  # _forward and fit_tfidf_layers tell v2 by its name
     return model
 
 
@@ -95,9 +95,7 @@ def fit_tfidf_layers(model: Model, docs: Iterable[Doc]) -> int:
     n = 0
     for doc in docs:
         for layer in layers:
-            keys, _ = doc_ngrams(layer, doc)
-            buckets = (keys % layer.get_dim("n_buckets")).astype("int64")
-            numpy.add.at(layer.get_param("df"), buckets, 1.0)
+            _add_doc(layer, doc)
         n += 1
     for layer in layers:
         layer.set_param("n_docs", numpy.asarray([n], dtype="float32"))
@@ -131,27 +129,30 @@ def _seen(model: Model) -> Set[int]:
     return _SEEN.get(model.id)
 
 
+def _add_doc(model: Model, doc: Doc) -> None:
+    """Count ``doc`` in the document frequencies of each of its n-grams' buckets."""
+    keys, _ = doc_ngrams(model, doc)
+    buckets = (keys % model.get_dim("n_buckets")).astype("int64")
+    numpy.add.at(model.get_param("df"), buckets, 1.0)
+
+
 def _count(model: Model, docs: Iterable[Doc]) -> None:
     if not model.has_param("df"):
         _init(model)
     seen = _seen(model)
-    df = model.get_param("df")
-    n_docs = model.get_param("n_docs")
-    n_buckets = model.get_dim("n_buckets")
     added = 0
     for doc in docs:
         key = hash(doc.text)
         if key in seen:
             continue
         seen.add(key)
-        keys, _ = doc_ngrams(model, doc)
-        numpy.add.at(df, (keys % n_buckets).astype("int64"), 1.0)
+        _add_doc(model, doc)
         added += 1
-    n_docs[0] += added
+    model.get_param("n_docs")[0] += added
 
 
 def _forward(model: Model, docs: InT, is_train: bool) -> Tuple[OutT, Callable]:
-    drop_unseen = model.attrs.get("drop_unseen", False)
+    drop_unseen = model.name == NAME_V2  # v2: fitted once, unseen n-grams dropped
     if is_train and not drop_unseen:
         _count(model, docs)
     elif is_train and not is_fitted(model):
