@@ -2,7 +2,7 @@
 
 import random
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Dict, Iterable, Optional
 
 import spacy
 from spacy.language import Language
@@ -51,3 +51,19 @@ def train_bow_textcat(
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(out)
     return Path(out)
+
+
+def snapshot(folder: Path) -> Dict[str, bytes]:
+    """Every file under ``folder`` (hidden and temporary ones too) with its bytes."""
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def refused(result, path, problem: str) -> None:
+    """A clean CLI refusal: exit 1, one ``✘ PATH: ...`` line naming the file."""
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"✘ {path}: " in result.output and problem in result.output, result.output

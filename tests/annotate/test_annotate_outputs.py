@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DATA_DIR
-from helpers import train_bow_textcat
+from helpers import refused, snapshot, train_bow_textcat
 from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
@@ -30,20 +30,6 @@ def texts(tmp_path) -> Path:
     path = tmp_path / "pool.jsonl"  # its labels are ignored: 100 texts
     shutil.copy(TEST, path)
     return path
-
-
-def snapshot(folder: Path):
-    return {
-        str(p.relative_to(folder)): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def refused(result, path, problem):
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert f"✘ {path}: " in result.output and problem in result.output, result.output
 
 
 def cli(*args):

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import refused, snapshot
 from typer.testing import CliRunner
 
 from spacy_kd.cli import app
@@ -17,24 +18,8 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 TRAIN, TEST = FIXTURES / "20ng_train.jsonl", FIXTURES / "20ng_test.jsonl"
 
 
-def snapshot(folder: Path):
-    """Every file under ``folder`` (hidden and temporary ones too) with its bytes."""
-    return {
-        str(p.relative_to(folder)): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
 def run(*args):
     return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def refused(result, path, problem):
-    """A clean refusal: exit 1, one ``✘ PATH: ...`` line naming the file."""
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert f"✘ {path}: " in result.output and problem in result.output, result.output
 
 
 @pytest.fixture

@@ -101,43 +101,52 @@ def production_site(tmp_path, hidden=HIDDEN) -> Path:
     return farm
 
 
-def test_student_trains_with_spacy_train_and_loads_without_spacy_kd(tmp_path):
-    """configs/student_bow.cfg through plain ``python -m spacy train`` on tiny data:
-    the distillation callback, reader, logger and export all run, and the saved
-    pipeline loads and predicts in an interpreter where torch, transformers,
-    spacy-transformers and spacy_kd cannot even be imported."""
+def train_student(tmp_path, config: str):
+    """``python -m spacy train configs/CONFIG`` on tiny gold + pseudo data: the
+    completed run's stdout and its model-best."""
     gold, folder, _ = write_corpus(tmp_path, n_gold=16)
     out = tmp_path / "out"
     cmd = [
-        sys.executable, "-m", "spacy", "train",
-        str(REPO / "configs" / "student_bow.cfg"),
+        sys.executable, "-m", "spacy", "train", str(REPO / "configs" / config),
         "--output", str(out), "--paths.train", str(gold), "--paths.dev", str(gold),
         "--paths.pseudo", str(folder), "--training.max_steps", "6",
         "--training.eval_frequency", "3", "--nlp.batch_size", "8",
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"LOSS TEXTCAT\s+LOSS GOLD\s+LOSS DISTILL", result.stdout), (
-        result.stdout
-    )
-    model = out / "model-best"
-    config = (model / "config.cfg").read_text(encoding="utf-8")
-    assert 'factory = "textcat"' in config and "kd_textcat" not in config
+    return result.stdout, out / "model-best"
 
+
+def check_in_production(tmp_path, model, hidden, paths: str) -> None:
+    """Load ``model`` in a fresh interpreter where the ``hidden`` modules cannot be
+    imported (``paths``: its sys.path entries, ``|``-separated) and check that it
+    imports none of them and predicts as it does here."""
     texts = [text for text, _ in rows()[:6]]
     expected = [doc.cats for doc in spacy.load(model).pipe(texts)]
     run = subprocess.run(
-        [sys.executable, "-S", "-c", PRODUCTION, str(production_site(tmp_path)),
-         str(model), json.dumps(texts), json.dumps(list(HIDDEN))],
+        [sys.executable, "-S", "-c", PRODUCTION, paths,
+         str(model), json.dumps(texts), json.dumps(list(hidden))],
         capture_output=True, text=True, cwd=str(tmp_path),
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     got = json.loads(run.stdout)
-    assert got["unavailable"] == list(HIDDEN)
+    assert got["unavailable"] == list(hidden)
     assert got["imported"] == []
     assert got["factories"] == ["textcat"]
     for a, b, c in zip(got["cats"], got["one"], expected):
         assert a == pytest.approx(c, rel=1e-5) and b == pytest.approx(c, rel=1e-5)
+
+
+def test_student_trains_with_spacy_train_and_loads_without_spacy_kd(tmp_path):
+    """configs/student_bow.cfg through plain ``python -m spacy train`` on tiny data:
+    the distillation callback, reader, logger and export all run, and the saved
+    pipeline loads and predicts in an interpreter where torch, transformers,
+    spacy-transformers and spacy_kd cannot even be imported."""
+    stdout, model = train_student(tmp_path, "student_bow.cfg")
+    assert re.search(r"LOSS TEXTCAT\s+LOSS GOLD\s+LOSS DISTILL", stdout), stdout
+    config = (model / "config.cfg").read_text(encoding="utf-8")
+    assert 'factory = "textcat"' in config and "kd_textcat" not in config
+    check_in_production(tmp_path, model, HIDDEN, str(production_site(tmp_path)))
 
 
 TORCH_FREE = tuple(m for m in HIDDEN if m != "spacy_kd")
@@ -147,33 +156,8 @@ def test_tfidf_student_trains_and_loads_with_spacy_kd_but_without_torch(tmp_path
     """configs/student_tfidf.cfg: its layers are spacy_kd's, so the shipped student
     needs spacy_kd, and must load and predict where torch, transformers and
     spacy-transformers cannot be imported (and import none of them)."""
-    gold, folder, _ = write_corpus(tmp_path, n_gold=16)
-    out = tmp_path / "out"
-    cmd = [
-        sys.executable, "-m", "spacy", "train",
-        str(REPO / "configs" / "student_tfidf.cfg"),
-        "--output", str(out), "--paths.train", str(gold), "--paths.dev", str(gold),
-        "--paths.pseudo", str(folder), "--training.max_steps", "6",
-        "--training.eval_frequency", "3", "--nlp.batch_size", "8",
-    ]  # fmt: skip
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path))
-    assert result.returncode == 0, result.stdout + result.stderr
-    model = out / "model-best"
+    _, model = train_student(tmp_path, "student_tfidf.cfg")
     config = (model / "config.cfg").read_text(encoding="utf-8")
     assert 'factory = "textcat"' in config and "spacy-kd.TfidfLinear.v1" in config
-
-    texts = [text for text, _ in rows()[:6]]
-    expected = [doc.cats for doc in spacy.load(model).pipe(texts)]
     paths = f"{production_site(tmp_path, TORCH_FREE)}|{REPO}"
-    run = subprocess.run(
-        [sys.executable, "-S", "-c", PRODUCTION, paths,
-         str(model), json.dumps(texts), json.dumps(list(TORCH_FREE))],
-        capture_output=True, text=True, cwd=str(tmp_path),
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    got = json.loads(run.stdout)
-    assert got["unavailable"] == list(TORCH_FREE)
-    assert got["imported"] == []
-    assert got["factories"] == ["textcat"]
-    for a, b, c in zip(got["cats"], got["one"], expected):
-        assert a == pytest.approx(c, rel=1e-5) and b == pytest.approx(c, rel=1e-5)
+    check_in_production(tmp_path, model, TORCH_FREE, paths)

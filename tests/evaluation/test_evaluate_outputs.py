@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DATA_DIR
-from helpers import train_bow_textcat
+from helpers import refused, snapshot, train_bow_textcat
 from typer.testing import CliRunner
 
 from spacy_kd.cli import app
@@ -22,20 +22,6 @@ TRAIN, TEST = DATA_DIR / "20ng_train.jsonl", DATA_DIR / "20ng_test.jsonl"
 def pipeline(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("evaluate_outputs") / "model"
     return train_bow_textcat(create_textcat_corpus_reader(TRAIN), out, epochs=2)
-
-
-def snapshot(folder: Path):
-    return {
-        str(p.relative_to(folder)): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def refused(result, path, problem):
-    assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert f"✘ {path}: " in result.output and problem in result.output, result.output
 
 
 def test_a_plot_that_is_not_an_image_fails_before_the_report_is_written(
