@@ -30,9 +30,6 @@ class DevFit:
     ece_before: Dict[str, float] = field(default_factory=dict)
     ece_after: Dict[str, float] = field(default_factory=dict)
 
-    def to_dict(self) -> Dict[str, Any]:
-        return dict(self.__dict__)
-
 
 def fit_on_dev(
     teachers: List[Teacher],
@@ -44,7 +41,11 @@ def fit_on_dev(
     steps: int = 20,
 ) -> DevFit:
     """Run every teacher over labelled dev data once; fit each one's temperature
-    (``calibrate``) and then the weights on the calibrated probabilities."""
+    (``calibrate``) and then the weights on the (calibrated) probabilities.
+
+    The weights minimise the mix's log-loss: a grid over the simplex with ``steps``
+    divisions (2 or 3 teachers), else coordinate descent on the same grid.
+    """
     dev_path = Path(dev_path)
     labelled = read_labelled(dev_path, "fitting teacher weights")
     if not labelled.texts:
@@ -73,25 +74,6 @@ def fit_on_dev(
             )
     fit.weights = _best_weights(probs, gold, multi, steps)
     return fit
-
-
-def fit_weights(
-    teachers: List[Teacher],
-    dev_path: Union[str, Path],
-    labels: List[str],
-    *,
-    batch_size: int = 64,
-    steps: int = 20,
-) -> List[float]:
-    """Weights that minimise the combined teachers' log-loss on labelled dev data
-    (uncalibrated probabilities; see ``fit_on_dev``).
-
-    A grid over the simplex with ``steps`` divisions (2 or 3 teachers), else
-    coordinate descent on the same grid. Returns weights summing to 1.
-    """
-    return fit_on_dev(
-        teachers, dev_path, labels, calibrate=False, batch_size=batch_size, steps=steps
-    ).weights
 
 
 def calibrated(
