@@ -3,6 +3,7 @@ on its outputs before writing, numerical constants, the sigmoid, the environment
 worker subprocesses."""
 
 import contextlib
+import hashlib
 import os
 import sys
 import tempfile
@@ -232,3 +233,22 @@ def python_command() -> List[str]:
     runs with ``python -B`` so that no ``__pycache__`` appears in the package folders
     that project.yml hashes as deps, and its subprocesses must not write one either."""
     return [sys.executable, "-B"] if sys.flags.dont_write_bytecode else [sys.executable]
+
+
+def content_sha256(path: PathLike, chunk_size: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, or of a folder's: every file under it, by relative
+    path and content, in sorted order (so a renamed, added, removed or edited file
+    changes it; timestamps and permissions do not)."""
+    root = Path(path)
+    digest = hashlib.sha256()
+    files = (
+        [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    )
+    for file in files:
+        if file is not root:
+            digest.update(file.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        with file.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(chunk_size), b""):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()

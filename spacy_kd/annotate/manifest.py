@@ -1,9 +1,12 @@
 """An annotate output folder: its shard files and the manifest of the run.
 
 ``manifest.json`` records the teachers, the weights, the input and the settings of a
-run. An output folder whose manifest differs is refused, so shards of different runs
-never mix, unless ``--overwrite`` (then the other run's files are removed first); one
-whose manifest is the same is resumed, with or without ``--overwrite``.
+run, each teacher and the input by a SHA-256 of its content too: a teacher retrained
+in place, or an input edited to the same size, is another run. An output folder whose
+manifest differs is refused, so shards of different runs never mix, unless
+``--overwrite`` (then the other run's files are removed first); one whose manifest is
+the same is resumed, with or without ``--overwrite``. A run that wrote no shard yet
+left nothing to protect: its manifest is replaced.
 """
 
 import hashlib
@@ -13,7 +16,7 @@ from typing import Any, Dict, List, Union
 
 from spacy_kd.annotate.teachers import Teacher
 from spacy_kd.errors import DataError
-from spacy_kd.util import OVERWRITE_FLAG
+from spacy_kd.util import OVERWRITE_FLAG, content_sha256
 
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
@@ -63,12 +66,17 @@ def make_manifest(
                 "labels_sha1": hashlib.sha1(
                     "\n".join(sorted(t.labels)).encode()
                 ).hexdigest(),
+                "sha256": content_sha256(t.path),
             }
         )
     return {
         "teachers": teacher_info,
         "weights": [round(w, 10) for w in weights],
-        "input": {"path": str(input_path.resolve()), "size": stat.st_size},
+        "input": {
+            "path": str(input_path.resolve()),
+            "size": stat.st_size,
+            "sha256": content_sha256(input_path),
+        },
         **settings,
     }
 
@@ -100,20 +108,51 @@ def check_manifest(
         raise DataError(
             path, f"unreadable manifest: {e}; pass {OVERWRITE_FLAG} to replace the run"
         ) from None
-    if old != manifest and overwrite:
+    if old != manifest and (overwrite or not shards):
         _remove_run(output_dir)
         return False
     if old != manifest:
-        diff = sorted(
-            k for k in set(old) | set(manifest) if old.get(k) != manifest.get(k)
-        )
+        changes = describe_changes(old, manifest)
         raise DataError(
             output_dir,
-            f"holds shards from a different run (differs in: {', '.join(diff)}); "
+            f"holds {len(shards)} shard{'s' if len(shards) > 1 else ''} from a "
+            f"different run ({changes}); "
             "nothing was overwritten: choose another output folder, or pass "
-            f"{OVERWRITE_FLAG} to replace that run",
+            f"{OVERWRITE_FLAG} to start over",
         )
     return True
+
+
+def describe_changes(old: Dict[str, Any], new: Dict[str, Any]) -> str:
+    """What differs between two manifests, in words: which teacher's files, the
+    input's content, or which settings."""
+    changes = []
+    old_teachers, new_teachers = old.get("teachers") or [], new.get("teachers") or []
+    if [t.get("name") for t in old_teachers] != [t.get("name") for t in new_teachers]:
+        changes.append("the teachers")
+    else:
+        for before, after in zip(old_teachers, new_teachers):
+            fields = sorted(
+                k for k in set(before) | set(after) if before.get(k) != after.get(k)
+            )
+            if fields == ["sha256"]:
+                changes.append(
+                    f"teacher {after.get('name')}'s files changed (retrained in place?)"
+                )
+            elif fields:
+                changes.append(f"teacher {after.get('name')}: {', '.join(fields)}")
+    before, after = old.get("input") or {}, new.get("input") or {}
+    if before.get("path") != after.get("path"):
+        changes.append(f"input {before.get('path')} -> {after.get('path')}")
+    elif before != after:
+        changes.append(f"the content of the input {after.get('path')} changed")
+    other = sorted(
+        k for k in set(old) | set(new)
+        if k not in ("teachers", "input") and old.get(k) != new.get(k)
+    )  # fmt: skip
+    if other:
+        changes.append(f"settings: {', '.join(other)}")
+    return "; ".join(changes) or "the manifest"
 
 
 def _remove_run(output_dir: Path) -> None:

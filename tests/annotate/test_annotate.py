@@ -299,10 +299,10 @@ def test_output_of_a_different_run_is_refused(teachers, corpus, tmp_path):
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     with pytest.raises(
         DataError,
-        match=r"holds shards from a different run \(differs in: teachers, weights\)",
+        match=r"holds 2 shards from a different run \(the teachers; settings: weigh",
     ):
         annotate(teachers, corpus / "pool.txt", out, shard_size=50, progress=False)
-    with pytest.raises(DataError, match="differs in: hard"):
+    with pytest.raises(DataError, match="settings: hard"):
         annotate(
             teachers[:1],
             corpus / "pool.txt",
@@ -385,7 +385,9 @@ def test_cli(teachers, corpus, tmp_path):
     assert "Agreement uni vs bi" in result.output
     result = CliRunner().invoke(app, args + ["--weights", "1,2", "--no-progress"])
     assert result.exit_code == 1
-    assert "holds shards from a different run" in result.output
+    assert "holds 1 shard from a different run (settings: limit, weights)" in (
+        result.output
+    )
 
 
 def test_score_pseudo_labels_against_the_pool_gold(teachers, corpus, tmp_path):

@@ -51,7 +51,7 @@ def test_another_run_is_replaced_only_with_overwrite(teacher, texts, tmp_path):
     refused(
         cli(teacher, texts, out, "--shard-size", 40, "--hard"),
         out,
-        "pass --overwrite to replace that run",
+        "pass --overwrite to start over",
     )
     assert snapshot(out) == before
     # the same run with --overwrite: resumed, as without it
@@ -95,3 +95,57 @@ def test_score_pseudo_output_onto_a_shard_is_refused(teacher, texts, tmp_path):
     )
     refused(result, shard, "is an input")
     assert snapshot(tmp_path) == before
+
+
+# --- a run is keyed by content: never a silent resume of stale shards ---------------
+
+
+def test_a_teacher_retrained_in_place_is_not_resumed(teacher, texts, tmp_path):
+    """Same path, name, version and labels, other weights: the old shards hold the
+    old teacher's probabilities, so resuming them would mix two teachers."""
+    model = tmp_path / "teacher"
+    shutil.copytree(teacher, model)
+    out = tmp_path / "out"
+    assert cli(model, texts, out, "--shard-size", 40).exit_code == 0
+    before = snapshot(out)
+    shutil.rmtree(model)
+    train_bow_textcat(create_textcat_corpus_reader(TEST), model, epochs=1)
+    refused(
+        cli(model, texts, out, "--shard-size", 40),
+        out,
+        "teacher teacher's files changed (retrained in place?)",
+    )
+    assert snapshot(out) == before
+    result = cli(model, texts, out, "--shard-size", 40, "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert "0 shards resumed" in result.output
+
+
+def test_an_input_edited_to_the_same_size_is_not_resumed(teacher, texts, tmp_path):
+    out = tmp_path / "out"
+    assert cli(teacher, texts, out, "--shard-size", 40).exit_code == 0
+    before = snapshot(out)
+    data = texts.read_bytes()
+    edited = data.replace(b"a", b"e", 1)
+    assert len(edited) == len(data) and edited != data
+    texts.write_bytes(edited)
+    refused(
+        cli(teacher, texts, out, "--shard-size", 40),
+        out,
+        f"the content of the input {texts.resolve()} changed",
+    )
+    assert snapshot(out) == before
+
+
+def test_a_run_that_wrote_no_shard_can_be_rerun(teacher, texts, tmp_path):
+    """A run stopped before its first shard leaves only its manifest: a rerun with
+    other settings is not 'a different run' to protect."""
+    out = tmp_path / "out"
+    assert cli(teacher, texts, out, "--shard-size", 40).exit_code == 0
+    for shard in out.glob("shard-*"):
+        shard.unlink()
+    (out / "summary.json").unlink()
+    assert [p.name for p in out.iterdir()] == ["manifest.json"]
+    result = cli(teacher, texts, out, "--shard-size", 50, "--hard")
+    assert result.exit_code == 0, result.output
+    assert len(iter_shards(out)) == 2
