@@ -12,6 +12,7 @@ app = typer.Typer(
 # each module registers its commands on `app`
 from spacy_kd.cli import (  # noqa: E402,F401
     annotate,
+    augment,
     data,
     evaluate,
     fetch_minilm,

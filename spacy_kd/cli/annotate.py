@@ -130,6 +130,7 @@ def score_pseudo_cli(
         )
     msg.good(
         f"Scored {scores['n_docs']} pseudo-labelled docs "
-        f"({scores['n_unmatched']} unmatched)"
+        f"({scores['n_unmatched']} unmatched, "
+        f"{scores['n_augmented_skipped']} augmented copies skipped)"
     )
     write_summary(scores, output)

@@ -1,12 +1,13 @@
 """How right are the pseudo-labels? annotate's shards against the pool's true labels."""
 
 from pathlib import Path
-from typing import Any, Dict, List, Union
+from typing import Any, Dict, List, Tuple, Union
 
 import numpy
 
 from spacy_kd.annotate.manifest import iter_shards
 from spacy_kd.annotate.pseudo import pseudo_record
+from spacy_kd.data.augment import is_augmented, is_augmented_id
 from spacy_kd.data.docbin import ID_KEY, read_docbin
 from spacy_kd.errors import DataError
 from spacy_kd.evaluation.metrics import compare_decisions, decisions
@@ -27,6 +28,11 @@ def score_pseudo_labels(
     argmax accuracy. Multi-label: exact-match accuracy of the label sets at
     ``threshold``. Both: micro-F1 and macro-F1 (the mean of per-label F, as spaCy's
     scorer computes ``cats_macro_f``).
+
+    Augmented copies (``augment``: ids ``"17#aug2"``) have no true labels: the
+    annotated ones are skipped and counted (``n_augmented_skipped``), and a gold
+    file's copies are left out (the originals keep their positions). Any other
+    annotated doc whose id is not in the gold file counts as ``n_unmatched``.
     """
     if not 0.0 <= threshold <= 1.0:
         raise DataError(None, f"--threshold must be in [0, 1], got {threshold}")
@@ -35,8 +41,12 @@ def score_pseudo_labels(
         raise DataError(
             annotated_dir, "no shard-*.spacy files: not an annotate output folder"
         )
-    gold_docs = read_docbin(gold_path)
-    with_ids = sum(ID_KEY in doc.user_data for doc in gold_docs)
+    gold_docs = [
+        (i, doc)
+        for i, doc in enumerate(read_docbin(gold_path))
+        if not is_augmented(doc)
+    ]
+    with_ids = sum(ID_KEY in doc.user_data for _, doc in gold_docs)
     if 0 < with_ids < len(gold_docs):
         raise DataError(
             gold_path,
@@ -45,15 +55,18 @@ def score_pseudo_labels(
             "any ids",
         )
     gold_labels = _gold_label_set(gold_path, gold_docs)
-    gold = {doc.user_data.get(ID_KEY, i): doc.cats for i, doc in enumerate(gold_docs)}
+    gold = {doc.user_data.get(ID_KEY, i): doc.cats for i, doc in gold_docs}
     outputs: Dict[str, List[numpy.ndarray]] = {}
     truth: List[numpy.ndarray] = []
     multi = False
-    missing = 0
+    missing = augmented = 0
     for shard in shards:
         for doc in read_docbin(shard):
             record = pseudo_record(doc)
             doc_id = doc.user_data.get(ID_KEY)
+            if is_augmented_id(doc_id):
+                augmented += 1
+                continue
             if record is None or doc_id not in gold:
                 missing += 1
                 continue
@@ -73,10 +86,11 @@ def score_pseudo_labels(
     if n == 0:
         raise DataError(
             gold_path,
-            f"none of the annotated docs' ids are in this file ({missing} unmatched)",
+            f"none of the annotated docs' ids are in this file ({missing} unmatched, "
+            f"{augmented} augmented copies skipped)",
         )
     result: Dict[str, Any] = {
-        "n_docs": n, "n_unmatched": missing,
+        "n_docs": n, "n_unmatched": missing, "n_augmented_skipped": augmented,
         "accuracy": {}, "micro_f1": {}, "macro_f1": {},
     }  # fmt: skip
     thresholds = numpy.full(len(truth[0]), threshold)
@@ -89,12 +103,15 @@ def score_pseudo_labels(
     return result
 
 
-def _gold_label_set(path: Union[str, Path], docs: List[Any]) -> List[str]:
-    """The labels of the gold docs; a doc without labels is an error."""
+def _gold_label_set(path: Union[str, Path], docs: List[Tuple[int, Any]]) -> List[str]:
+    """The labels of the gold docs (with their positions in the file); a doc
+    without labels is an error."""
     if not docs:
-        raise DataError(path, "no documents: the gold file is empty")
+        raise DataError(
+            path, "no documents (augmented copies aside): the gold file is empty"
+        )
     labels: Dict[str, None] = {}
-    for i, doc in enumerate(docs):
+    for i, doc in docs:
         if not doc.cats:
             raise DataError(
                 path,
