@@ -142,7 +142,8 @@ def test_workflow_all_writes_every_output(project):
     teachers = sorted(TEACHERS)
     baselines = [e["name"] for e in listing if e["role"] == "baseline"]
     students = [e["name"] for e in listing if e["role"] == "student"]
-    assert names == ["stock", *baselines, *teachers, *students]
+    ensemble = "ensemble (teachers combined)"  # the calibrated teachers, combined
+    assert names == ["stock", *baselines, *teachers, ensemble, *students]
     assert report["reference"] == "teacher_bert"
     n_test = len(
         list(
@@ -154,6 +155,9 @@ def test_workflow_all_writes_every_output(project):
     for p in report["pipelines"]:
         assert p["accuracy"]["n_docs"] == n_test
         assert 0.0 <= p["accuracy"]["macro_f"] <= 1.0
+        if p["role"] == "ensemble":  # costs the teachers': no speed of its own
+            assert p["speed"] is None
+            continue
         assert p["speed"]["docs_per_s"] > 0 and p["speed"]["peak_rss_infer_mib"] > 0
     markdown = (run / "report.md").read_text()
     assert (

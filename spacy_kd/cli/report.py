@@ -2,7 +2,7 @@
 wrapper)."""
 
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import typer
 from wasabi import msg
@@ -29,6 +29,20 @@ def _speed_targets(value: str) -> Dict[str, float]:
     return targets
 
 
+def _named_paths(values: List[str], option: str) -> Dict[str, Path]:
+    """NAME=PATH values of a repeatable option, by name."""
+    named: Dict[str, Path] = {}
+    for value in values:
+        name, sep, path = (part.strip() for part in value.partition("="))
+        if not sep or not name or not path:
+            raise typer.BadParameter(f"NAME=PATH, got {value!r}", param_hint=option)
+        if name == "test" or name in named:
+            why = "the main test set's name" if name == "test" else "given twice"
+            raise typer.BadParameter(f"{name!r} is {why}", param_hint=option)
+        named[name] = Path(path)
+    return named
+
+
 @app.command("report")
 def report_cli(
     training_dir: Path = typer.Argument(
@@ -40,7 +54,9 @@ def report_cli(
         ..., "--data", "-d", help="Labelled test data: .spacy (DocBin), .jsonl or .csv"
     ),
     sample: int = typer.Option(
-        0, "--sample", help="Score a seeded random sample of this many docs (0: all)"
+        0,
+        "--sample",
+        help="Score a seeded random sample of this many docs of each test set (0: all)",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of --sample and the speed docs"),
     reference: Optional[str] = typer.Option(
@@ -61,21 +77,54 @@ def report_cli(
         500, "--n-speed-docs", help="Number of test docs for the speed runs"
     ),
     batch_size: int = typer.Option(128, "--batch-size", help="Batch size of nlp.pipe"),
+    extra_test: List[str] = typer.Option(
+        [],
+        "--extra-test",
+        metavar="NAME=PATH",
+        help="Another labelled test set (e.g. another domain) that every "
+        "model is scored on (accuracy only); repeatable",
+    ),
+    label_map: List[str] = typer.Option(
+        [],
+        "--label-map",
+        metavar="NAME=MAPPING.json",
+        help="A JSON object from the labels of extra test set "
+        "NAME to the models' labels (null: drop the label, and docs left without "
+        "one); repeatable",
+    ),
+    pseudo: Optional[Path] = typer.Option(
+        None,
+        "--pseudo",
+        metavar="DIR",
+        help="The annotate run's folder, for the teachers' temperatures and "
+        "weights (default: TRAINING_DIR/pseudo, if there)",
+    ),
+    dev: Optional[Path] = typer.Option(
+        None,
+        "--dev",
+        metavar="PATH",
+        help="Labelled dev data to score the teachers' ensemble on (default: "
+        "TRAINING_DIR/split/dev.spacy, if there)",
+    ),
 ) -> None:
     """Evaluate every model of a training folder and check the talk's targets.
 
     Models: stock, baseline, every teacher_*/model-best and the students in
-    students/students.json. Writes report.json, report.md (with the targets) and
-    report.png in TRAINING_DIR.
+    students/students.json; with the annotate run, the teachers' ensemble; a
+    tokenizer-only pipeline for speed. Writes report.json, report.md (with the
+    teachers' calibration and the targets) and report.png in TRAINING_DIR.
     """
-    from spacy_kd.evaluation.targets import report_training
+    from spacy_kd.evaluation.training_report import report_training
 
     targets = _speed_targets(speed_targets)
+    extra = _named_paths(extra_test, "--extra-test")
+    maps = _named_paths(label_map, "--label-map")
     with user_errors(ImportError, ValueError):
         report, section = report_training(
             training_dir, data, sample=sample, seed=seed, reference=reference,
             speed_targets=targets, n_threads=n_threads, n_speed_docs=n_speed_docs,
-            batch_size=batch_size, progress=_progress,
+            batch_size=batch_size, progress=_progress, extra_tests=extra,
+            label_maps=maps, pseudo=pseudo, dev=dev,
         )  # fmt: skip
     typer.echo(report.to_text())
     typer.echo(section)

@@ -1,9 +1,9 @@
 """Gold test data for evaluation: a DocBin or JSONL/CSV file, checked for a pipeline."""
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Sequence, Union
+from typing import Any, Dict, List, Sequence, Union
 
 from spacy_kd.data.labelled import read_labelled
 from spacy_kd.errors import DataError
@@ -18,6 +18,8 @@ class GoldSet:
     multi_label: whether the data needs multi-label scoring (a document whose gold
     values do not sum to 1).
     where: how to point at each document in a message ("line 17", "doc 3").
+    info: what the report says of the set besides its path and size (e.g. the label
+    map it was read with).
     """
 
     path: str
@@ -27,6 +29,7 @@ class GoldSet:
     multi_label: bool
     where: List[str]
     n_total: int
+    info: Dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.texts)

@@ -1,4 +1,9 @@
-"""The evaluation report: a result per pipeline, as JSON, terminal tables, markdown."""
+"""The evaluation report: a result per pipeline, as JSON, terminal tables, markdown.
+
+Besides the main test set, a report may hold accuracy on extra (e.g. cross-domain)
+test sets, rows without a pipeline of their own (an ensemble of teachers: accuracy
+only) and the speed of a tokenizer-only pipeline, the limit no pipeline can pass.
+"""
 
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Literal, Optional, Sequence
@@ -26,6 +31,11 @@ class PipelineResult:
 
     thresholds: the multi-label cut-off of each label (None for exclusive labels,
     where the highest score wins); threshold_source says where they came from.
+    role: what the pipeline is to the caller ("stock", "teacher", "ensemble", ...).
+    note: said of it in the markdown instead of its folder and component.
+    extra_accuracy: its accuracy on each extra test set, by the set's name.
+    scores, extra_scores: its (n_docs, n_labels) scores on the test set and on each
+        extra set, in ``labels`` order, when asked for (never written out).
     """
 
     name: str
@@ -39,13 +49,19 @@ class PipelineResult:
     threshold_source: str = "argmax"  # or "threshold 0.5", "tuned on DEV"
     agreement: Optional[Agreement] = None
     speed: Optional[SpeedMemory] = None
-    disk_mib: float = 0.0
+    disk_mib: Optional[float] = 0.0
     labels_not_in_data: List[str] = field(default_factory=list)
     is_reference: bool = False
+    role: Optional[str] = None
+    note: Optional[str] = None
+    extra_accuracy: Dict[str, AccuracyScores] = field(default_factory=dict)
+    scores: Any = field(default=None, repr=False, compare=False)
+    extra_scores: Dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> Dict[str, Any]:
         return {
             "name": self.name,
+            "role": self.role,
             "path": self.path,
             "component": self.component,
             "factory": self.factory,
@@ -59,18 +75,28 @@ class PipelineResult:
             "speed": None if self.speed is None else self.speed.to_dict(),
             "disk_mib": self.disk_mib,
             "labels_not_in_data": list(self.labels_not_in_data),
+            "note": self.note,
+            "extra_tests": {k: v.to_dict() for k, v in self.extra_accuracy.items()},
         }
 
 
 @dataclass
 class EvaluationReport:
-    """The comparison of several pipelines on one test set."""
+    """The comparison of several pipelines on one test set (and on extra sets).
+
+    extra_data: each extra test set's description (path, docs, labels ...), by name.
+    tokenizer_speed: the speed and memory of ``spacy.blank(tokenizer_lang)``,
+        measured as the pipelines are.
+    """
 
     data: Dict[str, Any]
     settings: Dict[str, Any]
     pipelines: List[PipelineResult]
     reference: Optional[str] = None
     warnings: List[str] = field(default_factory=list)
+    extra_data: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    tokenizer_speed: Optional[SpeedMemory] = None
+    tokenizer_lang: Optional[str] = None
 
     def __getitem__(self, name: str) -> PipelineResult:
         for result in self.pipelines:
@@ -85,7 +111,19 @@ class EvaluationReport:
             "reference": self.reference,
             "warnings": list(self.warnings),
             "pipelines": [p.to_dict() for p in self.pipelines],
+            "extra_data": {k: dict(v) for k, v in self.extra_data.items()},
+            "tokenizer_only": None
+            if self.tokenizer_speed is None
+            else {
+                "name": self.tokenizer_name,
+                "lang": self.tokenizer_lang,
+                "speed": self.tokenizer_speed.to_dict(),
+            },
         }
+
+    @property
+    def tokenizer_name(self) -> str:
+        return f"tokenizer only (blank {self.tokenizer_lang})"
 
     # ----- tables -------------------------------------------------------------
 
@@ -102,36 +140,56 @@ class EvaluationReport:
             rows.append(row)
         return header, rows
 
+    def extra_rows(self, name: str) -> tuple:
+        """Accuracy on the extra test set ``name`` (pipelines not scored there: -)."""
+        header = ["Pipeline", *ACCURACY_METRICS.values()]
+        rows = []
+        for p in self.pipelines:
+            scores = p.extra_accuracy.get(name)
+            acc = {} if scores is None else scores.to_dict()
+            rows.append([p.name, *(_pct(acc.get(k, NAN)) for k in ACCURACY_METRICS)])
+        return header, rows
+
     def speed_rows(self) -> tuple:
         header = [
             "Pipeline",
             "ms/doc",
             "p95 ms",
             "docs/s",
+            *(["% tokenizer"] if self.tokenizer_speed is not None else []),
             "words/s",
             "RSS load MiB",
             "RSS peak MiB",
             "Disk MiB",
         ]
-        rows = []
-        for p in self.pipelines:
-            s = p.speed
-            if s is None:
-                rows.append([p.name, "-", "-", "-", "-", "-", "-", f"{p.disk_mib:.1f}"])
-                continue
+        rows = [self._speed_row(p.name, p.speed, p.disk_mib) for p in self.pipelines]
+        if self.tokenizer_speed is not None:
             rows.append(
-                [
-                    p.name,
-                    _ms(s.latency_median_s),
-                    _ms(s.latency_p95_s),
-                    f"{s.docs_per_s:,.0f}",
-                    f"{s.words_per_s:,.0f}",
-                    f"{s.peak_rss_load_mib:.0f}",
-                    f"{s.peak_rss_infer_mib:.0f}",
-                    f"{p.disk_mib:.1f}",
-                ]
+                self._speed_row(self.tokenizer_name, self.tokenizer_speed, None)
             )
         return header, rows
+
+    def _speed_row(
+        self, name: str, s: Optional[SpeedMemory], disk_mib: Optional[float]
+    ) -> List[str]:
+        disk = "-" if disk_mib is None else f"{disk_mib:.1f}"
+        limit = self.tokenizer_speed
+        share = [] if limit is None else ["-"]
+        if s is None:
+            return [name, "-", "-", "-", *share, "-", "-", "-", disk]
+        if limit is not None:
+            share = [_pct(s.docs_per_s / limit.docs_per_s)]
+        return [
+            name,
+            _ms(s.latency_median_s),
+            _ms(s.latency_p95_s),
+            f"{s.docs_per_s:,.0f}",
+            *share,
+            f"{s.words_per_s:,.0f}",
+            f"{s.peak_rss_load_mib:.0f}",
+            f"{s.peak_rss_infer_mib:.0f}",
+            disk,
+        ]
 
     def per_label_rows(self) -> tuple:
         """Per-label F of every pipeline side by side (labels of the first pipeline)."""
@@ -154,6 +212,12 @@ class EvaluationReport:
         parts.append(table(rows, header=header, divider=True, aligns=_aligns(header)))
         header, rows = self.speed_rows()
         parts.append(table(rows, header=header, divider=True, aligns=_aligns(header)))
+        for name, info in self.extra_data.items():
+            parts.append(f"{name}: {info['path']}, {info.get('n_docs', 0):,} docs")
+            header, rows = self.extra_rows(name)
+            parts.append(
+                table(rows, header=header, divider=True, aligns=_aligns(header))
+            )
         if per_label:
             header, rows = self.per_label_rows()
             parts.append(
@@ -209,9 +273,14 @@ class EvaluationReport:
                 "after loading and after inference; "
                 "*Disk* the size of the pipeline folder."
             )
+        lines += self._isolation_notes()
+        lines += self._extra_markdown()
         lines += ["", "## Pipelines", ""]
         for p in self.pipelines:
             thr = p.threshold_source
+            if p.note is not None:
+                lines.append(f"- **{p.name}**: {p.note}")
+                continue
             lines.append(
                 f"- **{p.name}**: `{p.path}`, component `{p.component}` "
                 f"(factory `{p.factory}`, "
@@ -266,11 +335,66 @@ class EvaluationReport:
         speed_header, speed_rows = self.speed_rows()
         header = acc_header + speed_header[1:]
         rows = [a + s[1:] for a, s in zip(acc_rows, speed_rows)]
+        for s in speed_rows[len(acc_rows) :]:  # the tokenizer: speed only
+            rows.append([s[0], *(["-"] * (len(acc_header) - 1)), *s[1:]])
         return header, rows
+
+    def _isolation_notes(self) -> List[str]:
+        """Which speed runs could not import torch (and whether any did anyway)."""
+        runs = [(p.name, p.speed) for p in self.pipelines]
+        runs.append((self.tokenizer_name, self.tokenizer_speed))
+        hidden = [(n, s) for n, s in runs if s is not None and s.extra.get("hidden")]
+        if not hidden:
+            return []
+        modules = ", ".join(hidden[0][1].extra["hidden"])
+        leaked = [n for n, s in hidden if s.extra.get("torch_stack_imported")]
+        names = ", ".join(n for n, _ in hidden)
+        line = (
+            f"- Measured in a process where {modules} cannot be imported (as on a "
+            f"machine with only spaCy and spacy_kd): {names}; "
+        )
+        line += (
+            f"**these imported some anyway: {', '.join(leaked)}**."
+            if leaked
+            else "none of those modules was imported."
+        )
+        if self.tokenizer_speed is not None:
+            line += (
+                f" *{self.tokenizer_name}* is `spacy.blank("
+                f'"{self.tokenizer_lang}")`: the tokenizer alone, the most docs/s any '
+                "pipeline can reach; *% tokenizer* is each pipeline's docs/s as a "
+                "share of its."
+            )
+        return [line]
+
+    def _extra_markdown(self) -> List[str]:
+        """One accuracy table per extra test set."""
+        lines: List[str] = []
+        for name, info in self.extra_data.items():
+            kind = "multi-label" if info.get("multi_label") else "exclusive"
+            lines += [
+                "",
+                f"## Test set {name}",
+                "",
+                f"`{info['path']}`: {info['n_docs']:,} docs, "
+                f"{len(info.get('labels', []))} labels ({kind}); scores in %.",
+            ]
+            if info.get("label_map"):
+                lines.append(
+                    f"Labels mapped to the models' labels by `{info['label_map']}`; "
+                    f"{info.get('n_dropped', 0):,} docs whose labels map to nothing "
+                    "were dropped."
+                )
+            header, rows = self.extra_rows(name)
+            lines += ["", *md_table(header, rows)]
+        return lines
 
 
 def _agree(p: PipelineResult) -> float:
     return float("nan") if p.agreement is None else p.agreement.exact
+
+
+NAN = float("nan")
 
 
 def _pct(value: float) -> str:

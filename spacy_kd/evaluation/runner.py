@@ -1,10 +1,13 @@
-"""``evaluate``: accuracy, agreement, speed and memory of pipelines on one test set."""
+"""``evaluate``: accuracy, agreement, speed and memory of pipelines on one test set
+(and their accuracy on extra test sets)."""
 
 import gc
 import platform
+import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Callable, Collection, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import spacy
@@ -16,8 +19,19 @@ from spacy_kd.classifier import (
     predict,
 )
 from spacy_kd.errors import DataError
+from spacy_kd.evaluation.arguments import (
+    check_counts,
+    pipeline_names,
+    resolve_names,
+    resolve_reference,
+)
 from spacy_kd.evaluation.gold import GoldSet, check_labels, load_gold, sample_texts
-from spacy_kd.evaluation.measure import disk_size_mib, measure_pipeline
+from spacy_kd.evaluation.measure import (
+    TORCH_STACK,
+    SpeedMemory,
+    disk_size_mib,
+    measure_pipeline,
+)
 from spacy_kd.evaluation.metrics import (
     agreement,
     decisions,
@@ -27,6 +41,7 @@ from spacy_kd.evaluation.metrics import (
 from spacy_kd.evaluation.report import EvaluationReport, PipelineResult
 
 PathLike = Union[str, Path]
+DataLike = Union[PathLike, GoldSet]
 
 
 @dataclass
@@ -36,84 +51,9 @@ class _Predictions:
     decided: np.ndarray
 
 
-def pipeline_names(paths: Sequence[Path]) -> List[str]:
-    """Directory names; names that clash get parent folders until they are unique."""
-    parts = [p.resolve().parts for p in paths]
-    depth = [1] * len(parts)
-    while True:
-        names = ["/".join(p[-d:]) for p, d in zip(parts, depth)]
-        clashing = [
-            i
-            for i, name in enumerate(names)
-            if names.count(name) > 1 and depth[i] < len(parts[i])
-        ]
-        if not clashing:
-            return names
-        for i in clashing:
-            depth[i] += 1
-
-
-def _resolve_names(paths: List[Path], names: Optional[Sequence[str]]) -> List[str]:
-    seen: Dict[Path, Path] = {}
-    for p in paths:
-        key = p.resolve()
-        if key in seen:
-            raise DataError(
-                p, f"the same pipeline is given twice (as {seen[key]} and {p})"
-            )
-        seen[key] = p
-    if names is None:
-        return pipeline_names(paths)
-    names = [n.strip() for n in names]
-    if len(names) != len(paths):
-        raise ValueError(f"{len(names)} names given for {len(paths)} pipelines")
-    if any(not n for n in names) or len(set(names)) != len(names):
-        raise ValueError(f"names must be unique and non-empty, got {names}")
-    return names
-
-
-def _resolve_reference(
-    reference: Optional[PathLike],
-    paths: List[Path],
-    names: List[str],
-    auto_names: bool,
-) -> Optional[int]:
-    """Index of the reference pipeline, a name or a directory.
-
-    A directory that is not among ``paths`` is appended to ``paths`` and ``names``.
-    """
-    if reference is None:
-        return None
-    if str(reference) in names:
-        return names.index(str(reference))
-    ref_path = Path(reference)
-    if not ref_path.exists():
-        raise DataError(
-            ref_path,
-            "the reference is neither the name of one of the pipelines "
-            f"({', '.join(names)}) nor a pipeline directory",
-        )
-    for i, p in enumerate(paths):
-        if p.resolve() == ref_path.resolve():
-            return i
-    paths.append(ref_path)
-    if auto_names:
-        names[:] = pipeline_names(paths)
-    else:
-        name = pipeline_names([ref_path])[0]
-        if name in names:
-            raise DataError(
-                ref_path,
-                f"the reference's name {name!r} clashes with --names; list the "
-                "reference among the pipelines (with a name) and pass that name",
-            )
-        names.append(name)
-    return len(paths) - 1
-
-
 def evaluate(
     pipelines: Sequence[PathLike],
-    data: PathLike,
+    data: DataLike,
     *,
     names: Optional[Sequence[str]] = None,
     reference: Optional[PathLike] = None,
@@ -129,12 +69,17 @@ def evaluate(
     n_warmup: int = 16,
     progress: Optional[Callable[[str], None]] = None,
     progress_bars: bool = False,
+    extra_data: Optional[Mapping[str, DataLike]] = None,
+    keep_scores: bool = False,
+    torch_free: Collection[str] = (),
+    tokenizer_only: bool = False,
 ) -> EvaluationReport:
     """Compare text-classification pipelines on one labelled test set.
 
     pipelines: pipeline directories; their names in the report are the directory
         names (with parent folders where they clash) unless ``names`` is given.
-    data: the test set, a DocBin (.spacy) or JSONL/CSV file with gold labels.
+    data: the test set, a DocBin (.spacy) or JSONL/CSV file with gold labels (or
+        a loaded ``GoldSet``, which ``sample`` leaves as it is).
     reference: a pipeline's name or directory; every pipeline's agreement with its
         predictions is reported (a directory not among ``pipelines`` is added).
     tune_thresholds_on: a labelled dev set; multi-label classifiers then use per-label
@@ -144,34 +89,54 @@ def evaluate(
     measure_speed: measure latency, throughput and peak memory, each pipeline in a
         fresh subprocess with ``n_threads`` threads, on ``n_speed_docs`` test texts.
     progress: called with a line of text at each step; progress_bars: show tqdm bars.
+    extra_data: more test sets by name (paths or GoldSets, e.g. other domains);
+        every pipeline's accuracy there too (same decisions; no speed).
+    keep_scores: keep every pipeline's scores on each set in its result.
+    torch_free: names of pipelines whose speed runs cannot import torch,
+        transformers or spacy-transformers (``TORCH_STACK``), as in production.
+    tokenizer_only: also measure ``spacy.blank(lang)`` (the pipelines' language)
+        as the torch-free pipelines are: the tokenizer, the speed limit.
     """
     say = progress or (lambda line: None)
     paths = [Path(p) for p in pipelines]
     if not paths:
         raise ValueError("no pipeline given")
-    names_list = _resolve_names(paths, names)
-    ref_index = _resolve_reference(reference, paths, names_list, names is None)
+    names_list = resolve_names(paths, names)
+    ref_index = resolve_reference(reference, paths, names_list, names is None)
+    unknown = sorted(set(torch_free) - set(names_list))
+    if unknown:
+        raise ValueError(f"torch_free names no pipeline: {unknown}")
     for p in paths:
         check_pipeline_dir(p)
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
-    _check_counts(
+    check_counts(
         sample=sample,
         batch_size=batch_size,
         n_speed_docs=n_speed_docs if measure_speed else 1,
         n_threads=n_threads if measure_speed else 1,
         n_warmup=n_warmup,
     )
-    gold = load_gold(data, sample=sample, seed=seed)
+    gold = (
+        data if isinstance(data, GoldSet) else load_gold(data, sample=sample, seed=seed)
+    )
+    extra = {
+        key: value
+        if isinstance(value, GoldSet)
+        else load_gold(value, sample=sample, seed=seed)
+        for key, value in (extra_data or {}).items()
+    }
     dev = load_gold(tune_thresholds_on) if tune_thresholds_on is not None else None
     say(f"Test data: {gold.path} ({len(gold):,} docs, {len(gold.labels)} labels)")
 
     results: List[PipelineResult] = []
     preds: List[_Predictions] = []
     warnings: List[str] = []
+    langs: Counter = Counter()
     for i, (name, path) in enumerate(zip(names_list, paths)):
         say(f"Scoring {name} ({i + 1}/{len(paths)}): {path}")
         nlp = load_pipeline(path)
+        langs[nlp.lang] += 1
         clf = find_text_classifier(nlp, path, component)
         multi = gold.multi_label if clf.multi_label is None else clf.multi_label
         unseen = check_labels(gold, clf.labels, multi, pipeline=name)
@@ -214,6 +179,17 @@ def evaluate(
             progress=progress_bars,
             desc=name,
         )
+        extra_accuracy, extra_scores = {}, {}
+        for key, other in extra.items():
+            check_labels(other, clf.labels, multi, pipeline=name)
+            extra_scores[key] = predict(
+                nlp, clf.labels, other.texts, batch_size=batch_size,
+                n_docs=len(other), progress=progress_bars, desc=f"{name} ({key})",
+            )  # fmt: skip
+            extra_accuracy[key] = score_cats(
+                other.cats, extra_scores[key], clf.labels, multi_label=multi,
+                thresholds=thresholds,
+            )  # fmt: skip
         del nlp
         gc.collect()
         accuracy = score_cats(
@@ -239,6 +215,9 @@ def evaluate(
                 disk_mib=disk_size_mib(path),
                 labels_not_in_data=unseen,
                 is_reference=i == ref_index,
+                extra_accuracy=extra_accuracy,
+                scores=scores if keep_scores else None,
+                extra_scores=extra_scores if keep_scores else {},
             )
         )
         say(
@@ -263,12 +242,18 @@ def evaluate(
                 n_threads=n_threads,
                 batch_size=batch_size,
                 n_warmup=n_warmup,
+                hide=TORCH_STACK if result.name in torch_free else (),
             )
-            s = result.speed
-            say(
-                f"{result.name}: {1000 * s.latency_median_s:.3g} ms/doc, "
-                f"{s.words_per_s:,.0f} words/s, peak RSS {s.peak_rss_infer_mib:.0f} MiB"
-            )
+            _say_speed(say, result.name, result.speed)
+    tokenizer: Optional[SpeedMemory] = None
+    lang = langs.most_common(1)[0][0]
+    if measure_speed and tokenizer_only:
+        say(f"Measuring the tokenizer alone (spacy.blank({lang!r})) in a fresh process")
+        tokenizer = measure_blank(
+            lang, speed_texts, n_threads=n_threads, batch_size=batch_size,
+            n_warmup=n_warmup,
+        )  # fmt: skip
+        _say_speed(say, f"blank {lang}", tokenizer)
     return EvaluationReport(
         data={
             "path": gold.path,
@@ -297,24 +282,36 @@ def evaluate(
         pipelines=results,
         reference=None if ref_index is None else results[ref_index].name,
         warnings=warnings,
+        extra_data={key: _describe(other) for key, other in extra.items()},
+        tokenizer_speed=tokenizer,
+        tokenizer_lang=lang if tokenizer is not None else None,
     )
 
 
-def _check_counts(
-    *, sample: int, batch_size: int, n_speed_docs: int, n_threads: int, n_warmup: int
-) -> None:
-    """Counts that mean nothing when negative (or zero) are errors, not defaults."""
-    if sample < 0:
-        raise DataError(None, f"--sample must be >= 0 (0: all docs), got {sample}")
-    if n_warmup < 0:
-        raise DataError(None, f"--n-warmup must be >= 0, got {n_warmup}")
-    for option, value in (
-        ("--batch-size", batch_size),
-        ("--n-speed-docs", n_speed_docs),
-        ("--n-threads", n_threads),
-    ):
-        if value < 1:
-            raise DataError(None, f"{option} must be at least 1, got {value}")
+def _describe(gold: GoldSet) -> dict:
+    return {
+        "path": gold.path,
+        "n_docs": len(gold),
+        "n_total": gold.n_total,
+        "multi_label": gold.multi_label,
+        "labels": gold.labels,
+        **gold.info,
+    }
+
+
+def _say_speed(say: Callable[[str], None], name: str, s: SpeedMemory) -> None:
+    say(
+        f"{name}: {1000 * s.latency_median_s:.3g} ms/doc, "
+        f"{s.words_per_s:,.0f} words/s, peak RSS {s.peak_rss_infer_mib:.0f} MiB"
+    )
+
+
+def measure_blank(lang: str, texts: Sequence[str], **settings) -> SpeedMemory:
+    """Speed and memory of ``spacy.blank(lang)``, measured where torch and its kin
+    cannot be imported (``settings``: those of ``measure_pipeline``)."""
+    with tempfile.TemporaryDirectory(prefix="spacy_kd_blank_") as tmp:
+        spacy.blank(lang).to_disk(tmp)
+        return measure_pipeline(tmp, texts, hide=TORCH_STACK, **settings)
 
 
 def _add_agreement(
@@ -343,4 +340,4 @@ def _add_agreement(
         )
 
 
-__all__ = ["GoldSet", "evaluate", "pipeline_names"]
+__all__ = ["GoldSet", "evaluate", "measure_blank", "pipeline_names"]

@@ -1,33 +1,29 @@
-"""The project's report: every model a training folder holds, and the talk's targets.
+"""The models of a training folder, and how the talk's targets fare among them.
 
-``report_training(TRAINING, data)`` evaluates, on the test data, whichever models
-TRAINING holds: stock (spaCy's stock textcat, gold only), each student
-architecture's gold-only baseline and every student (TRAINING/students/students.json),
-every teacher (TRAINING/teacher_*/model-best). It writes TRAINING/report.json, .md
-and .png, then appends to report.md how the targets fare: the best student (chosen
-on dev) against the best teacher, its own architecture's baseline (+0.03) and stock
-textcat; each architecture's gain over its baseline; student throughput against each
-teacher's (with a factor to reach where one is given, e.g. 25x ELMo, 50x BERT);
-student peak memory against stock textcat's (1.2x).
+``find_models`` finds stock (spaCy's stock textcat, gold only), each student
+architecture's gold-only baseline and every student (TRAINING/students/students.json)
+and every teacher (TRAINING/teacher_*/model-best). ``targets_section`` says how the
+best student (chosen on dev) fares against the best teacher, its own architecture's
+baseline (+0.03) and stock textcat; which share of the best teacher's gain over that
+baseline it keeps (>= 0.75), on the test set and on every extra test set; each
+architecture's gain over its baseline; student throughput against each teacher's
+(with a factor to reach where one is given, e.g. 25x ELMo, 50x BERT) and against the
+tokenizer alone; student peak memory against stock textcat's (1.2x).
 Numbers only: nothing here passes or fails.
 """
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
-from spacy_kd.errors import DataError
-from spacy_kd.evaluation.output import write_report
-from spacy_kd.evaluation.plot import require_matplotlib
 from spacy_kd.evaluation.report import EvaluationReport, md_table
-from spacy_kd.evaluation.runner import evaluate
-from spacy_kd.util import atomic_open
 
 PathLike = Union[str, Path]
 REFERENCES = ("stock", "baseline")
 MEMORY_FACTOR = 1.2
 BASELINE_GAIN = 0.03
+GAIN_KEPT = 0.75
 
 
 @dataclass
@@ -87,31 +83,113 @@ def dev_macro_f(model: Path) -> Optional[float]:
         return None
 
 
-def targets_section(
-    report: EvaluationReport,
-    models: TrainedModels,
-    speed_targets: Optional[Mapping[str, float]] = None,
-) -> str:
-    """The markdown section on the talk's targets.
-
-    speed_targets: for a teacher's name, how many times its docs/s the best student
-    should reach (teachers without one get the ratio alone).
-    """
-    factors = dict(speed_targets or {})
+def best_student(
+    report: EvaluationReport, models: TrainedModels
+) -> Tuple[Optional[str], str, Mapping[str, Optional[float]]]:
+    """The best student, chosen on dev (model-best's score in meta.json) where every
+    student has one, else on test: its name (None: no student evaluated), what it
+    was chosen on, and the scores it was chosen by."""
     f1 = {p.name: p.accuracy.macro_f for p in report.pipelines}
-    speed = {p.name: p.speed for p in report.pipelines}
     students = [n for n in models.students if n in f1]
-    teachers = [n for n in models.teachers if n in f1]
-    lines = ["", "## The talk's targets", ""]
     if not students:
-        return "\n".join(lines + ["No students were evaluated.", ""])
-    # the best student is chosen on dev (model-best's score in meta.json), not on test
+        return None, "test", f1
     dev = {n: dev_macro_f(Path(report[n].path)) for n in students}
     scores: Mapping[str, Optional[float]] = f1
     chosen_on = "test"
     if all(v is not None for v in dev.values()):
         scores, chosen_on = dev, "dev"
-    best = max(students, key=lambda n: scores[n] or 0.0)
+    return max(students, key=lambda n: scores[n] or 0.0), chosen_on, scores
+
+
+def macro_f1(report: EvaluationReport, test_set: Optional[str]) -> Dict[str, float]:
+    """Every row's macro-F1 on the test set (None) or on the extra set named."""
+    if test_set is None:
+        return {p.name: p.accuracy.macro_f for p in report.pipelines}
+    return {
+        p.name: p.extra_accuracy[test_set].macro_f
+        for p in report.pipelines
+        if test_set in p.extra_accuracy
+    }
+
+
+def gain_kept(
+    f1: Mapping[str, float], student: str, baseline: str, teacher: str
+) -> Dict[str, Any]:
+    """The share of the teacher's gain over the baseline that the student keeps:
+    (student - baseline) / (teacher - baseline), None where the teacher gains
+    nothing."""
+    s, b, t = f1[student], f1[baseline], f1[teacher]
+    return {
+        "student": student,
+        "baseline": baseline,
+        "teacher": teacher,
+        "student_macro_f": s,
+        "baseline_macro_f": b,
+        "teacher_macro_f": t,
+        "kept": (s - b) / (t - b) if t > b else None,
+        "target": GAIN_KEPT,
+    }
+
+
+def gains_kept(
+    report: EvaluationReport, models: TrainedModels, ensemble: Optional[str] = None
+) -> Dict[str, Dict[str, Any]]:
+    """Per test set ("test", then each extra set): the gain the best student (chosen
+    as for the main table) keeps of the best teacher's on that set over its own
+    baseline, and (``ensemble``: that row's name) of the ensemble's."""
+    best, _, _ = best_student(report, models)
+    own = models.baseline_of.get(best or "")
+    out: Dict[str, Dict[str, Any]] = {}
+    if best is None or own is None:
+        return out
+    for key in [None, *report.extra_data]:
+        f1 = macro_f1(report, key)
+        teachers = [n for n in models.teachers if n in f1]
+        if best not in f1 or own not in f1 or not teachers:
+            continue
+        top = max(teachers, key=f1.__getitem__)
+        entry = gain_kept(f1, best, own, top)
+        if ensemble is not None and ensemble in f1:
+            entry["ensemble"] = gain_kept(f1, best, own, ensemble)
+        out["test" if key is None else key] = entry
+    return out
+
+
+def targets_data(
+    report: EvaluationReport, models: TrainedModels, ensemble: Optional[str] = None
+) -> Dict[str, Any]:
+    """The targets' numbers for report.json: the best student, what it was chosen
+    on, and the gain it keeps on each test set."""
+    best, chosen_on, _ = best_student(report, models)
+    return {
+        "best_student": best,
+        "chosen_on": chosen_on,
+        "baseline": models.baseline_of.get(best or ""),
+        "gain_kept": gains_kept(report, models, ensemble),
+    }
+
+
+def targets_section(
+    report: EvaluationReport,
+    models: TrainedModels,
+    speed_targets: Optional[Mapping[str, float]] = None,
+    ensemble: Optional[str] = None,
+) -> str:
+    """The markdown section on the talk's targets.
+
+    speed_targets: for a teacher's name, how many times its docs/s the best student
+    should reach (teachers without one get the ratio alone).
+    ensemble: the name of the teachers' ensemble row, if the report has one.
+    """
+    factors = dict(speed_targets or {})
+    f1 = {p.name: p.accuracy.macro_f for p in report.pipelines}
+    speed = {p.name: p.speed for p in report.pipelines}
+    teachers = [n for n in models.teachers if n in f1]
+    lines = ["", "## The talk's targets", ""]
+    best, chosen_on, scores = best_student(report, models)
+    if best is None:
+        return "\n".join(lines + ["No students were evaluated.", ""])
+    kept = gains_kept(report, models, ensemble)
     lines += [
         f"Best student (chosen by {chosen_on} macro-F1): **{best}**, "
         f"test macro-F1 {f1[best]:.4f}.",
@@ -139,6 +217,8 @@ def targets_section(
             vs(f1[best], f1[own]),
             f1[best] >= f1[own] + BASELINE_GAIN,
         )
+    if "test" in kept:
+        row(*_kept_row(kept["test"]))
     for ref in ("baseline", "stock"):
         if ref in f1:
             row(f"best student > {ref}", vs(f1[best], f1[ref]), f1[best] > f1[ref])
@@ -154,6 +234,11 @@ def targets_section(
             what = f"student docs/s >= {factor:g}x {teacher}"
         value = f"{s:,.0f} vs {t:,.1f} docs/s = {s / t:,.1f}x"
         row(what, value, None if factor is None else s >= factor * t)
+    limit = report.tokenizer_speed
+    if student_speed is not None and limit is not None:
+        s, t = student_speed.docs_per_s, limit.docs_per_s
+        value = f"{s:,.0f} vs {t:,.0f} docs/s = {100 * s / t:.1f}%"
+        row(f"student docs/s vs {report.tokenizer_name}", value, None)
     memory_ref = next((r for r in ("stock", own, "baseline") if r in speed), None)
     ref_speed = speed.get(memory_ref) if memory_ref else None
     if student_speed is not None and ref_speed is not None:
@@ -165,7 +250,64 @@ def targets_section(
         )
     lines += md_table(["target", "measured", "met"], rows, aligns=["l", "l", "l"])
     lines += ["", *architecture_table(models, f1, scores, chosen_on), ""]
+    lines += gain_kept_table(kept)
     return "\n".join(lines)
+
+
+def _kept_row(entry: Mapping[str, Any]) -> Tuple[str, str, Optional[bool]]:
+    """A targets-table row for a gain-kept entry of ``gains_kept``."""
+    s, b, t = (entry[f"{k}_macro_f"] for k in ("student", "baseline", "teacher"))
+    what = (
+        f"gain kept: (best student - {entry['baseline']}) / ({entry['teacher']} - "
+        f"{entry['baseline']}) >= {entry['target']:g}"
+    )
+    value = f"({s:.4f} - {b:.4f}) / ({t:.4f} - {b:.4f}) = {_share(entry['kept'])}"
+    ok = None if entry["kept"] is None else entry["kept"] >= entry["target"]
+    return what, value, ok
+
+
+def _share(kept: Optional[float]) -> str:
+    return "n/a (the teacher gains nothing)" if kept is None else f"{kept:.2f}"
+
+
+def gain_kept_table(kept: Mapping[str, Mapping[str, Any]]) -> List[str]:
+    """Per test set, the share of the best teacher's (and the ensemble's) gain over
+    the student's baseline that the best student keeps."""
+    if not kept:
+        return []
+    with_ensemble = any("ensemble" in entry for entry in kept.values())
+    header = ["test set", "best student", "its baseline", "best teacher",
+              "gain kept", f">= {GAIN_KEPT:g}"]  # fmt: skip
+    if with_ensemble:
+        header += ["ensemble", "gain kept (ensemble)"]
+    rows = []
+    for name, entry in kept.items():
+        ok = None if entry["kept"] is None else entry["kept"] >= entry["target"]
+        cells = [
+            name,
+            f"{entry['student']} {entry['student_macro_f']:.4f}",
+            f"{entry['baseline']} {entry['baseline_macro_f']:.4f}",
+            f"{entry['teacher']} {entry['teacher_macro_f']:.4f}",
+            _share(entry["kept"]),
+            "-" if ok is None else "yes" if ok else "**no**",
+        ]
+        if with_ensemble:
+            ens = entry.get("ensemble")
+            cells += (
+                ["-", "-"]
+                if ens is None
+                else [f"{ens['teacher_macro_f']:.4f}", _share(ens["kept"])]
+            )
+        rows.append(cells)
+    return [
+        "### The share of the teacher's gain the student keeps, per test set",
+        "",
+        "(best student - its baseline) / (best teacher on that set - the baseline), "
+        "in macro-F1; the student is the one chosen above.",
+        "",
+        *md_table(header, rows),
+        "",
+    ]
 
 
 def architecture_table(
@@ -208,53 +350,3 @@ def architecture_table(
         "",
         *md_table(header, rows),
     ]
-
-
-def report_training(
-    training_dir: PathLike,
-    data: PathLike,
-    *,
-    sample: int = 0,
-    seed: int = 0,
-    reference: Optional[str] = None,
-    speed_targets: Optional[Mapping[str, float]] = None,
-    n_threads: int = 1,
-    n_speed_docs: int = 500,
-    batch_size: int = 128,
-    progress: Optional[Callable[[str], None]] = None,
-) -> Tuple[EvaluationReport, str]:
-    """Evaluate every model of ``training_dir`` on ``data``; write report.json, .md
-    (with the targets section appended) and .png there. Returns the report and the
-    targets section.
-
-    reference: a model's name; every model's agreement with it is reported.
-    """
-    require_matplotlib()
-    out = Path(training_dir)
-    models = find_models(out)
-    found = models.all()
-    if not found:
-        raise DataError(out, "no trained models to report on")
-    report = evaluate(
-        [path for _, path in found],
-        data,
-        names=[name for name, _ in found],
-        reference=reference,
-        sample=sample,
-        seed=seed,
-        batch_size=batch_size,
-        n_speed_docs=n_speed_docs,
-        n_threads=n_threads,
-        progress=progress,
-    )
-    section = targets_section(report, models, speed_targets)
-    markdown = report.to_markdown() + section
-    write_report(
-        report,
-        json_path=out / "report.json",
-        plot_path=out / "report.png",
-        plot_metric="macro_f",
-    )
-    with atomic_open(out / "report.md") as f:
-        f.write(markdown)
-    return report, section

@@ -4,7 +4,10 @@ Run by :func:`spacy_kd.evaluation.measure.measure_pipeline` as
 ``python -m spacy_kd.evaluation.worker JOB.json RESULT.json``; it imports nothing of
 spacy_kd beyond this module, so a pipeline that needs no torch-based spacy_kd
 component is measured without one. The thread variables (``OMP_NUM_THREADS`` ...)
-are set by the parent before this interpreter starts.
+are set by the parent before this interpreter starts; so is, for a pipeline measured
+without torch, a Python path on which torch, transformers and spacy-transformers
+cannot be found (see :mod:`spacy_kd.evaluation.isolation`). The result says which
+of those modules the process imported (``torch_stack_imported``).
 
 Steps: read the texts, note peak RSS, load the pipeline, note peak RSS, warm up,
 time ``nlp(text)`` for each text (latency), time ``nlp.pipe(texts)`` (throughput),
@@ -12,6 +15,7 @@ note peak RSS (see :func:`peak_rss_mib`).
 """
 
 import gc
+import importlib.util
 import json
 import os
 import platform
@@ -19,7 +23,11 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
+
+# the modules a torch-free pipeline must never import (thinc imports torch whenever it
+# can be found, and spaCy loads spacy-transformers' entry points)
+TORCH_STACK = ("torch", "torchgen", "functorch", "transformers", "spacy_transformers")
 
 
 def peak_rss_mib() -> float:
@@ -55,6 +63,12 @@ def percentile(values: List[float], q: float) -> float:
     lo = int(pos)
     hi = min(lo + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def imported_of(modules: Sequence[str]) -> List[str]:
+    """Which of the top-level ``modules`` this process has imported."""
+    loaded = {name.split(".")[0] for name in sys.modules}
+    return [m for m in modules if m in loaded]
 
 
 def measure(job: Dict[str, Any]) -> Dict[str, Any]:
@@ -94,6 +108,7 @@ def measure(job: Dict[str, Any]) -> Dict[str, Any]:
         n_words += len(doc)
     batch_s = time.perf_counter() - t
     rss_infer = peak_rss_mib()
+    hidden: List[str] = list(job.get("hidden", []))
     return {
         "n_docs": len(texts),
         "n_words": n_words,
@@ -102,6 +117,12 @@ def measure(job: Dict[str, Any]) -> Dict[str, Any]:
         "n_threads": n_threads,
         "torch_threads": torch_threads,
         "torch_imported": "torch" in sys.modules,
+        "torch_stack_imported": imported_of(TORCH_STACK),
+        # the modules hidden from this process, and those it could indeed not find
+        "hidden": hidden,
+        "hidden_unavailable": [
+            m for m in hidden if importlib.util.find_spec(m) is None
+        ],
         "load_s": load_s,
         "latency_median_s": percentile(latencies, 50),
         "latency_p95_s": percentile(latencies, 95),

@@ -3,73 +3,27 @@ the talk's targets; ``write_report`` and the markdown tables."""
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
-from conftest import DATA_DIR
-from helpers import train_bow_textcat
+from training_folder import TEST, make_training, train_pair
 from typer.testing import CliRunner
 
 from spacy_kd.cli import app
-from spacy_kd.data.readers import create_textcat_corpus_reader
 from spacy_kd.evaluation import evaluate
+from spacy_kd.evaluation.measure import TORCH_STACK
 from spacy_kd.evaluation.output import write_report
 from spacy_kd.evaluation.report import md_table
 from spacy_kd.evaluation.targets import find_models
 
-TRAIN = DATA_DIR / "20ng_train.jsonl"
-TEST = DATA_DIR / "20ng_test.jsonl"
-
-
-def _train(out: Path, epochs: int) -> Path:
-    return train_bow_textcat(
-        create_textcat_corpus_reader(TRAIN), out, length=2**14, epochs=epochs,
-        batch_size=16,
-    )  # fmt: skip
-
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    work = tmp_path_factory.mktemp("report_models")
-    return _train(work / "strong", 6), _train(work / "weak", 1)
-
-
-def _place(model: Path, dst: Path, dev_macro_f=None) -> Path:
-    shutil.copytree(model, dst)
-    if dev_macro_f is not None:
-        meta = json.loads((dst / "meta.json").read_text())
-        meta["performance"] = {"cats_macro_f": dev_macro_f}
-        (dst / "meta.json").write_text(json.dumps(meta))
-    return dst
+    return train_pair(tmp_path_factory.mktemp("report_models"))
 
 
 @pytest.fixture
 def training(models, tmp_path):
-    """A profile folder as the project leaves it; the teachers' names are not the
-    project's, and the student best on dev is the one worse on test."""
-    strong, weak = models
-    out = tmp_path / "training"
-    _place(strong, out / "stock" / "model-best")
-    _place(strong, out / "teacher_zeta" / "model-best")
-    _place(weak, out / "teacher_alpha" / "model-best")
-    (out / "teacher_untrained").mkdir()  # no model-best: not a model
-    path = _place(weak, out / "students" / "baseline_x" / "model-best")
-    students = [
-        {"name": "baseline_x", "role": "baseline", "arch": "x", "path": str(path)}
-    ]
-    for name, model, dev in (("student_one", weak, 0.9), ("student_two", strong, 0.1)):
-        path = _place(model, out / "students" / name / "model-best", dev_macro_f=dev)
-        students.append(
-            {
-                "name": name,
-                "role": "student",
-                "arch": "x",
-                "baseline": "baseline_x",
-                "path": str(path),
-            }  # fmt: skip
-        )
-    (out / "students" / "students.json").write_text(json.dumps(students))
-    return out
+    return make_training(*models, tmp_path / "training")
 
 
 def test_find_models_names_them_from_the_folder(training):
@@ -99,10 +53,39 @@ def test_report_writes_every_file_with_the_targets(training):
                      "student_one", "student_two"]  # fmt: skip
     assert report["reference"] == "teacher_zeta"
     assert all(p["speed"]["docs_per_s"] > 0 for p in report["pipelines"])
+    # stock, baseline and students are measured where torch and its kin cannot be
+    # imported, and import none of them; the teachers as they are
+    for p in report["pipelines"]:
+        speed = p["speed"]
+        if p["role"] == "teacher":
+            assert speed["hidden"] == [], p["name"]
+            continue
+        assert p["role"] in ("stock", "baseline", "student"), p["name"]
+        assert speed["hidden"] == speed["hidden_unavailable"] == list(TORCH_STACK)
+        assert speed["torch_stack_imported"] == [] and not speed["torch_imported"]
+    # the tokenizer alone, measured as the students are
+    tokenizer = report["tokenizer_only"]
+    assert tokenizer["name"] == "tokenizer only (blank en)"
+    assert tokenizer["speed"]["docs_per_s"] > 0 and tokenizer["speed"]["n_threads"] == 1
+    assert tokenizer["speed"]["torch_stack_imported"] == []
+    assert tokenizer["speed"]["hidden"] == list(TORCH_STACK)
+    # no annotate run in TRAINING/pseudo: no calibration, no ensemble
+    assert report["calibration"] == {
+        "annotate_run": str(training / "pseudo"),
+        "found": False,
+    }
+    assert report["targets"]["best_student"] == "student_one"
     assert (training / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (training / "report.md").read_text()
     assert markdown.startswith("# Pipeline comparison")
     assert "| student_two |" in markdown
+    header = markdown.splitlines()[4]
+    assert "| docs/s | % tokenizer | words/s |" in header
+    (row,) = [x for x in markdown.splitlines() if x.startswith("| tokenizer only")]
+    assert row.startswith("| tokenizer only (blank en) | - |")
+    assert "| 100.00 |" in row
+    assert "none of those modules was imported" in markdown
+    assert "No annotate run in" in markdown
     section = markdown[markdown.index("## The talk's targets") :]
     # chosen on dev (meta.json), although student_two is better on test
     assert "Best student (chosen by dev macro-F1): **student_one**" in section
