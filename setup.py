@@ -47,6 +47,11 @@ ENTRY_POINTS = {
         "spacy-kd.TfidfNgrams.v2 = spacy_kd.teachers.tfidf:build_tfidf_ngrams_v2",
         "spacy-kd.TfidfLinear.v1 = "
         "spacy_kd.distillation.architectures:build_tfidf_linear",
+        "spacy-kd.VectorCNN.v1 = spacy_kd.distillation.architectures:build_vector_cnn",
+        "spacy-kd.TfidfVectorCNN.v1 = "
+        "spacy_kd.distillation.architectures:build_tfidf_vector_cnn",
+        "spacy-kd.LowerStaticVectorsEmbed.v1 = "
+        "spacy_kd.distillation.architectures:build_lower_static_vectors_embed",
         "spacy-kd.FrozenPooledTok2Vec.v1 = "
         "spacy_kd.teachers.pooled:build_frozen_pooled_tok2vec",
     ],

@@ -14,6 +14,7 @@ from spacy_kd.cli import (  # noqa: E402,F401
     annotate,
     augment,
     data,
+    distill_vectors,
     evaluate,
     fetch_minilm,
     pretrain_elmo,
