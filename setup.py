@@ -50,6 +50,8 @@ ENTRY_POINTS = {
         "spacy-kd.VectorCNN.v1 = spacy_kd.distillation.architectures:build_vector_cnn",
         "spacy-kd.TfidfVectorCNN.v1 = "
         "spacy_kd.distillation.architectures:build_tfidf_vector_cnn",
+        "spacy-kd.TfidfMeanVectors.v1 = "
+        "spacy_kd.distillation.architectures:build_tfidf_mean_vectors",
         "spacy-kd.LowerStaticVectorsEmbed.v1 = "
         "spacy_kd.distillation.architectures:build_lower_static_vectors_embed",
         "spacy-kd.FrozenPooledTok2Vec.v1 = "

@@ -23,6 +23,10 @@ pipeline would look its vectors up by ORTH. A word without a row gets zeros.
 its BOW and CNN models, but on logits: the TF-IDF branch's sparse-linear logits plus
 the CNN branch's linear logits, through one softmax or sigmoid.
 
+``spacy-kd.TfidfMeanVectors.v1`` is the cheap way to the teacher's vectors: the
+TF-IDF branch's logits plus a linear function of each doc's mean static vector (no
+window layer, no hash embeddings), for where the CNN is too slow.
+
 Each ends in a ``softmax_activation`` / ``sigmoid_activation`` layer, so
 ``spacy_kd.distillation.logits`` trains them on logits (the layer before it).
 """
@@ -45,6 +49,7 @@ from thinc.api import (
     glorot_uniform_init,
     list2ragged,
     ragged2list,
+    reduce_mean,
     sigmoid_activation,
     softmax_activation,
     with_array,
@@ -124,6 +129,40 @@ def build_tfidf_vector_cnn(
     model.set_ref("cnn_output", linear)
     # the layer whose output is the logits (spaCy's ensembles name a branch's layer;
     # here neither branch's alone is the output)
+    model.set_ref("output_layer", logits)
+    model.attrs["multi_label"] = not exclusive_classes
+    if nO is not None:
+        model.set_dim("nO", nO)
+    return model
+
+
+def build_tfidf_mean_vectors(
+    tfidf: Optional[Model] = None,
+    exclusive_classes: bool = True,
+    length: int = 2**18,
+    key_attr: str = "LOWER",
+    nO: Optional[int] = None,
+) -> Model[List[Doc], Floats2d]:
+    """TF-IDF logits plus a linear function of the doc's mean static vector, through
+    one softmax or sigmoid: TF-IDF + logistic regression with the teacher-distilled
+    vectors as extra features (model2vec's classifier beside the TF-IDF one).
+
+    No window layer and no hash embeddings: a token costs a row lookup and a
+    (n_labels x width) product, so the model runs near the tokenizer's speed on any
+    doc length, where the CNN's cost grows with its width and depth. A word without
+    a vector adds zeros to the mean.
+    key_attr: the token attribute the vectors table is keyed by.
+    """
+    tfidf = _checked_tfidf(tfidf, "TfidfMeanVectors")
+    sparse = _sparse_linear(length, nO)
+    vectors = static_vectors(nO, key_attr=key_attr)
+    bow = cast(Model[List[Doc], Floats2d], chain(tfidf, sparse))
+    mean = cast(Model[List[Doc], Floats2d], chain(vectors, reduce_mean()))
+    logits = add(bow, mean)
+    model = chain(logits, _activation(exclusive_classes))
+    model.set_ref("tfidf", tfidf)
+    model.set_ref("tfidf_output", sparse)
+    model.set_ref("vectors_output", vectors)
     model.set_ref("output_layer", logits)
     model.attrs["multi_label"] = not exclusive_classes
     if nO is not None:

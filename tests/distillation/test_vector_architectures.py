@@ -56,7 +56,11 @@ maxout_pieces = 2
 depth = 1
 """
 
-MODELS = {"cnn": "spacy-kd.VectorCNN.v1", "tfidf_cnn": "spacy-kd.TfidfVectorCNN.v1"}
+MODELS = {
+    "cnn": "spacy-kd.VectorCNN.v1",
+    "tfidf_cnn": "spacy-kd.TfidfVectorCNN.v1",
+    "tfidf_mean": "spacy-kd.TfidfMeanVectors.v1",
+}
 TFIDF = {
     "@architectures": "spacy-kd.TfidfNgrams.v2",
     "ngram_size": 1,
@@ -88,8 +92,9 @@ def vectors_dir(tmp_path_factory):
 def model_config(arch: str, exclusive: bool) -> dict:
     config = Config().from_str(TOK2VEC)
     model = {"@architectures": MODELS[arch], "exclusive_classes": exclusive}
-    model["tok2vec"] = config["tok2vec"]
-    if arch == "tfidf_cnn":
+    if arch != "tfidf_mean":
+        model["tok2vec"] = config["tok2vec"]
+    if arch in ("tfidf_cnn", "tfidf_mean"):
         model["tfidf"] = dict(TFIDF)
         model["length"] = 512
     return model
@@ -235,8 +240,9 @@ def test_model_gradients_match_finite_differences(arch, exclusive, vectors_dir):
     model, docs = build(arch, exclusive, vectors_dir)
     nodes = [(n, "W") for n in named(model, "static_vectors_by_attr")]
     nodes += [(n, "W") for n in named(model, "linear")]
-    nodes += [(named(model, "hashembed")[0], "E")]
-    if arch == "tfidf_cnn":
+    if arch != "tfidf_mean":
+        nodes += [(named(model, "hashembed")[0], "E")]
+    if arch in ("tfidf_cnn", "tfidf_mean"):
         nodes += [(model.get_ref("tfidf_output"), "W")]
         nodes += [(model.get_ref("tfidf_output"), "b")]
 
@@ -264,7 +270,7 @@ def test_logits_path_gives_the_predictions(arch, exclusive, vectors_dir):
     else:
         numpy.testing.assert_allclose(probs, 1 / (1 + numpy.exp(-z)), atol=1e-6)
     # d sum(R * logits) / d W of a linear layer, through the logits path
-    linear = named(model, "linear")[0]
+    linear = (named(model, "linear") or named(model, "static_vectors_by_attr"))[0]
 
     def run(is_train):
         return logits_forward(model, docs, is_train)
@@ -288,12 +294,14 @@ def student(arch, multi_label, vectors_dir):
     return nlp, examples
 
 
-@pytest.mark.parametrize("arch,multi_label", [("cnn", False), ("tfidf_cnn", True)])
+@pytest.mark.parametrize(
+    "arch,multi_label", [("cnn", False), ("tfidf_cnn", True), ("tfidf_mean", False)]
+)
 def test_student_trains_and_round_trips_vectors_and_idf(arch, multi_label, vectors_dir):
     nlp, examples = student(arch, multi_label, vectors_dir)
     nlp.initialize(lambda: examples)
     textcat = nlp.get_pipe("textcat")
-    if arch == "tfidf_cnn":  # the nested TF-IDF layer was fitted at initialize
+    if arch != "cnn":  # the nested TF-IDF layer was fitted at initialize
         tfidf = textcat.model.get_ref("tfidf")
         assert float(tfidf.get_param("n_docs")[0]) == len(examples)
     optimizer = Adam(0.02)
@@ -317,7 +325,7 @@ def test_student_trains_and_round_trips_vectors_and_idf(arch, multi_label, vecto
         again = loaded.vocab.vectors
         assert again.data.tobytes() == vectors.data.tobytes()
         assert again.key2row == vectors.key2row
-        if arch == "tfidf_cnn":
+        if arch != "cnn":
             idf = loaded.get_pipe("textcat").model.get_ref("tfidf")
             for name in ("df", "n_docs"):
                 assert idf.get_param(name).tobytes() == tfidf.get_param(name).tobytes()
@@ -333,6 +341,11 @@ def test_shipped_configs_name_the_vectors_and_tune_one_optimizer():
         embed = config["components"]["textcat"]["model"]["tok2vec"]["embed"]
         assert embed["@architectures"] == "spacy-kd.LowerStaticVectorsEmbed.v1"
         assert embed["key_attr"] == "LOWER"
+    config = Config().from_disk(
+        REPO / "configs" / "student_tfidf_mean_vectors.cfg", interpolate=False
+    )
+    assert config["initialize"]["vectors"] == "${paths.vectors}"
+    assert config["components"]["textcat"]["model"]["key_attr"] == "LOWER"
 
 
 # --- the shipped configs, end to end ----------------------------------------------
@@ -343,6 +356,7 @@ def test_shipped_configs_name_the_vectors_and_tune_one_optimizer():
     [
         ("student_vectors_cnn.cfg", "spacy-kd.VectorCNN.v1"),
         ("student_tfidf_vectors_cnn.cfg", "spacy-kd.TfidfVectorCNN.v1"),
+        ("student_tfidf_mean_vectors.cfg", "spacy-kd.TfidfMeanVectors.v1"),
     ],
 )
 def test_vector_student_trains_and_loads_without_torch(
