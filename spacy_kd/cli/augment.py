@@ -23,6 +23,12 @@ def augment_cli(
     copies: int = typer.Option(
         ..., "--copies", help="Augmented copies of each doc (0: the docs only)"
     ),
+    windows: int = typer.Option(
+        0,
+        "--windows",
+        help="Also each long doc's consecutive windows of this many words, as "
+        "docs of their own (0: none)",
+    ),
     seed: int = typer.Option(0, "--seed"),
     p_mask: float = typer.Option(
         0.1, "--p-mask", help="Chance that a word becomes [MASK]"
@@ -52,8 +58,8 @@ def augment_cli(
     """
     with user_errors():
         result = augment_docbin(
-            input_path, output_path, copies=copies, seed=seed, p_mask=p_mask,
-            p_replace=p_replace, p_ngram=p_ngram, max_ngram=max_ngram,
+            input_path, output_path, copies=copies, windows=windows, seed=seed,
+            p_mask=p_mask, p_replace=p_replace, p_ngram=p_ngram, max_ngram=max_ngram,
             ngram_fraction=ngram_fraction, lang=lang, overwrite=overwrite,
             extra_outputs=[summary],
         )  # fmt: skip
@@ -62,8 +68,9 @@ def augment_cli(
     verb = "Wrote" if result.written else "Kept (it already held them)"
     msg.good(
         f"Read {result.n_input} docs from {input_path}; {verb} {result.n_output} "
-        f"docs in {output_path} ({result.n_input} originals + {result.n_augmented} "
-        "augmented copies)"
+        f"docs in {output_path} ({result.n_input} originals + "
+        f"{result.n_augmented - result.n_windows} augmented copies + "
+        f"{result.n_windows} windows)"
     )
     if result.n_words:
         msg.info(

@@ -70,7 +70,8 @@ MASK = "[MASK]"
 # keeps only ``ID_KEY``, so a copy is known there by its id (``is_augmented_id``).
 AUGMENTED_KEY = "spacy_kd.augmented_from"
 AUG_SEP = "#aug"
-_AUG_ID = re.compile(re.escape(AUG_SEP) + r"[0-9]+$")
+WIN_SEP = "#win"  # a window of a long doc (``windows``)
+_AUG_ID = re.compile(f"({re.escape(AUG_SEP)}|{re.escape(WIN_SEP)})[0-9]+$")
 
 
 def augmented_id(orig_id: Any, k: int) -> str:
@@ -79,7 +80,8 @@ def augmented_id(orig_id: Any, k: int) -> str:
 
 
 def is_augmented_id(doc_id: Any) -> bool:
-    """Whether an id is a copy's (``"17#aug2"``), not an original doc's."""
+    """Whether an id is a copy's (``"17#aug2"``) or a window's (``"17#win1"``), not
+    an original doc's."""
     return isinstance(doc_id, str) and _AUG_ID.search(doc_id) is not None
 
 
@@ -98,6 +100,7 @@ class AugmentSummary:
     n_input: int = 0
     n_output: int = 0
     n_augmented: int = 0
+    n_windows: int = 0  # of the augmented docs, per-window examples
     # over all copies: words (non-space tokens) before the window cut, words masked
     # and replaced, copies cut to a window
     n_words: int = 0
@@ -208,11 +211,22 @@ def augment_text(
     return "".join(text + ws for text, ws in pieces), stats
 
 
+def doc_windows(doc: Doc, size: int) -> List[str]:
+    """The texts of ``doc``'s consecutive windows of ``size`` whitespace-separated
+    words (the last one may be shorter; none for a doc of ``size`` words or fewer).
+    Cut between words, so each window re-tokenises as that stretch of the doc."""
+    words = doc.text.split()
+    if size < 1 or len(words) <= size:
+        return []
+    return [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
+
+
 def augment_docbin(
     input: PathLike,
     output: PathLike,
     *,
     copies: int,
+    windows: int = 0,
     seed: int = 0,
     p_mask: float = 0.1,
     p_replace: float = 0.1,
@@ -233,15 +247,20 @@ def augment_docbin(
     output whatever the hash seed; copy ``k`` of a doc does not depend on
     ``copies``. p_mask + p_replace <= 1: one draw per word decides both (Tang).
     ngram_fraction: windows of long docs are up to this fraction of them (0: Tang's
-    1..max_ngram tokens only). overwrite: replace an existing output that differs
-    (without it an error). extra_outputs: files the caller writes afterwards (a
-    summary), checked with the output. Nothing is written unless all is well.
+    1..max_ngram tokens only). windows: per-window examples as well: each doc longer
+    than this many words also yields its consecutive windows of that many words, ids
+    ``"{id}#win{k}"`` (k from 1), for the teachers to label one by one (0: none).
+    overwrite: replace an existing output that differs (without it an error).
+    extra_outputs: files the caller writes afterwards (a summary), checked with the
+    output. Nothing is written unless all is well.
     """
     settings = {
         "p_mask": p_mask, "p_replace": p_replace, "p_ngram": p_ngram,
         "max_ngram": max_ngram, "ngram_fraction": ngram_fraction,
     }  # fmt: skip
     _check_settings(copies, settings)
+    if isinstance(windows, bool) or not isinstance(windows, int) or windows < 0:
+        raise DataError(None, f"--windows must be an integer >= 0, got {windows!r}")
     check_outputs([input], [output, *extra_outputs])
     nlp = blank_language(lang)
     originals = read_docbin(input, vocab=nlp.vocab)
@@ -268,6 +287,12 @@ def augment_docbin(
             copy.user_data[ID_KEY] = augmented_id(orig_id, k)
             copy.user_data[AUGMENTED_KEY] = orig_id
             augmented.append(copy)
+        for k, text in enumerate(doc_windows(doc, windows), start=1):
+            window = nlp.make_doc(text)
+            window.user_data[ID_KEY] = f"{orig_id}{WIN_SEP}{k}"
+            window.user_data[AUGMENTED_KEY] = orig_id
+            augmented.append(window)
+            summary.n_windows += 1
     if any(is_augmented(doc) for doc in originals):
         summary.warnings.append(
             "the input already holds augmented copies: they were copied again"

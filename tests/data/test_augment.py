@@ -241,6 +241,7 @@ def test_the_mask_is_the_bert_teachers_mask_token(pool, tmp_path):
         (["--copies", "1", "--p-ngram", "2"], "--p-ngram must be in [0, 1], got 2"),
         (["--copies", "1", "--p-mask", "0.6", "--p-replace", "0.6"], "must be <= 1"),
         (["--copies", "1", "--max-ngram", "0"], "--max-ngram must be an integer >= 1"),
+        (["--copies", "0", "--windows", "-2"], "--windows must be an integer >= 0"),
     ],
 )
 def test_bad_arguments_are_refused_and_nothing_is_written(
@@ -299,3 +300,36 @@ def test_an_existing_output_needs_overwrite_unless_it_is_the_same(pool, tmp_path
     result = run("augment", pool, out, "--copies", "3", "--overwrite")
     assert result.exit_code == 0, result.output
     assert out.read_bytes() != data and len(read_docbin(out)) == 16
+
+
+def test_windows_of_long_docs_are_docs_of_their_own(pool, tmp_path):
+    """--windows N: each doc longer than N words also yields its consecutive
+    N-word windows (ids '<id>#win<k>'), after the copies; together they are the doc."""
+    out = tmp_path / "win.spacy"
+    originals = read_docbin(pool)
+    for i, doc in enumerate(originals):  # unique ids (the fixture's may collide)
+        doc.user_data[ID_KEY] = f"d{i}"
+    pool = tmp_path / "ids.spacy"
+    write_docbin(originals, pool)
+    summary = augment_docbin(pool, out, copies=1, windows=3, p_ngram=0)
+    docs = read_docbin(out)
+    long_docs = [d for d in originals if len(d.text.split()) > 3]
+    assert long_docs
+    expected = sum(math.ceil(len(d.text.split()) / 3) for d in long_docs)
+    assert summary.n_windows == expected
+    assert len(docs) == 2 * len(originals) + expected
+    for i, doc in enumerate(originals):
+        orig_id = doc.user_data.get(ID_KEY, i)
+        windows = [
+            d for d in docs if str(d.user_data.get(ID_KEY)).startswith(f"{orig_id}#win")
+        ]
+        words = doc.text.split()
+        if len(words) <= 3:
+            assert windows == []
+            continue
+        assert [w.user_data[ID_KEY] for w in windows] == [
+            f"{orig_id}#win{k}" for k in range(1, len(windows) + 1)
+        ]
+        assert " ".join(w.text for w in windows).split() == words
+        assert all(len(w.text.split()) <= 3 and not w.cats for w in windows)
+        assert all(is_augmented_id(w.user_data[ID_KEY]) for w in windows)
