@@ -83,16 +83,37 @@ def dev_macro_f(model: Path) -> Optional[float]:
         return None
 
 
+def meets_floor(
+    report: EvaluationReport, name: str, speed_targets: Mapping[str, float]
+) -> bool:
+    """Whether a model's docs/s reaches every ``speed_targets`` factor times that
+    teacher's (a teacher or model without a speed run does not count against it)."""
+    speed = {p.name: p.speed for p in report.pipelines}
+    mine = speed.get(name)
+    for teacher, factor in speed_targets.items():
+        theirs = speed.get(teacher)
+        if mine is not None and theirs is not None:
+            if mine.docs_per_s < factor * theirs.docs_per_s:
+                return False
+    return True
+
+
 def best_student(
-    report: EvaluationReport, models: TrainedModels
+    report: EvaluationReport,
+    models: TrainedModels,
+    speed_targets: Optional[Mapping[str, float]] = None,
 ) -> Tuple[Optional[str], str, Mapping[str, Optional[float]]]:
     """The best student, chosen on dev (model-best's score in meta.json) where every
-    student has one, else on test: its name (None: no student evaluated), what it
-    was chosen on, and the scores it was chosen by."""
+    student has one, else on test, among those that meet the throughput floor
+    (``speed_targets``: for a teacher, how many times its docs/s; when none meets
+    it, among all): its name (None: no student evaluated), what it was chosen on,
+    and the scores it was chosen by."""
     f1 = {p.name: p.accuracy.macro_f for p in report.pipelines}
     students = [n for n in models.students if n in f1]
     if not students:
         return None, "test", f1
+    fast = [n for n in students if meets_floor(report, n, speed_targets or {})]
+    students = fast or students
     dev = {n: dev_macro_f(Path(report[n].path)) for n in students}
     scores: Mapping[str, Optional[float]] = f1
     chosen_on = "test"
@@ -132,12 +153,15 @@ def gain_kept(
 
 
 def gains_kept(
-    report: EvaluationReport, models: TrainedModels, ensemble: Optional[str] = None
+    report: EvaluationReport,
+    models: TrainedModels,
+    ensemble: Optional[str] = None,
+    speed_targets: Optional[Mapping[str, float]] = None,
 ) -> Dict[str, Dict[str, Any]]:
     """Per test set ("test", then each extra set): the gain the best student (chosen
     as for the main table) keeps of the best teacher's on that set over its own
     baseline, and (``ensemble``: that row's name) of the ensemble's."""
-    best, _, _ = best_student(report, models)
+    best, _, _ = best_student(report, models, speed_targets)
     own = models.baseline_of.get(best or "")
     out: Dict[str, Dict[str, Any]] = {}
     if best is None or own is None:
@@ -156,16 +180,27 @@ def gains_kept(
 
 
 def targets_data(
-    report: EvaluationReport, models: TrainedModels, ensemble: Optional[str] = None
+    report: EvaluationReport,
+    models: TrainedModels,
+    ensemble: Optional[str] = None,
+    speed_targets: Optional[Mapping[str, float]] = None,
 ) -> Dict[str, Any]:
     """The targets' numbers for report.json: the best student, what it was chosen
-    on, and the gain it keeps on each test set."""
-    best, chosen_on, _ = best_student(report, models)
+    on, which students meet the throughput floor, and the gain the best keeps on
+    each test set."""
+    best, chosen_on, _ = best_student(report, models, speed_targets)
+    names = {p.name for p in report.pipelines}
     return {
         "best_student": best,
         "chosen_on": chosen_on,
+        "speed_targets": dict(speed_targets or {}),
+        "meet_speed_targets": [
+            n
+            for n in models.students
+            if n in names and meets_floor(report, n, speed_targets or {})
+        ],
         "baseline": models.baseline_of.get(best or ""),
-        "gain_kept": gains_kept(report, models, ensemble),
+        "gain_kept": gains_kept(report, models, ensemble, speed_targets),
     }
 
 
@@ -186,12 +221,21 @@ def targets_section(
     speed = {p.name: p.speed for p in report.pipelines}
     teachers = [n for n in models.teachers if n in f1]
     lines = ["", "## The talk's targets", ""]
-    best, chosen_on, scores = best_student(report, models)
+    best, chosen_on, scores = best_student(report, models, factors)
     if best is None:
         return "\n".join(lines + ["No students were evaluated.", ""])
-    kept = gains_kept(report, models, ensemble)
+    kept = gains_kept(report, models, ensemble, factors)
+    fast = [n for n in models.students if n in f1 and meets_floor(report, n, factors)]
+    among = (
+        f"among the {len(fast)} of {sum(n in f1 for n in models.students)} "
+        "students that meet the throughput targets"
+        if fast and factors
+        else "no student meets the throughput targets: among all"
+        if factors
+        else "among all students"
+    )
     lines += [
-        f"Best student (chosen by {chosen_on} macro-F1): **{best}**, "
+        f"Best student (chosen by {chosen_on} macro-F1, {among}): **{best}**, "
         f"test macro-F1 {f1[best]:.4f}.",
         "",
     ]

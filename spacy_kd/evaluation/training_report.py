@@ -130,7 +130,7 @@ def report_training(
     )
     full = report.to_dict()
     full["calibration"] = calibration
-    full["targets"] = targets_data(report, models, ensemble)
+    full["targets"] = targets_data(report, models, ensemble, speed_targets)
     write_report(report, plot_path=out / "report.png", plot_metric="macro_f")
     with atomic_open(paths["json"]) as f:
         # stdlib json: srsly's ujson rounds floats to 10 digits

@@ -88,7 +88,8 @@ def test_report_writes_every_file_with_the_targets(training):
     assert "No annotate run in" in markdown
     section = markdown[markdown.index("## The talk's targets") :]
     # chosen on dev (meta.json), although student_two is better on test
-    assert "Best student (chosen by dev macro-F1): **student_one**" in section
+    assert "Best student (chosen by dev macro-F1, " in section
+    assert "): **student_one**" in section
     f1 = {p["name"]: p["accuracy"]["macro_f"] for p in report["pipelines"]}
     assert f1["student_two"] > f1["student_one"]
     assert "| target | measured | met |\n| --- | --- | --- |" in section
@@ -118,7 +119,8 @@ def test_students_without_dev_scores_are_chosen_on_test(training):
     )
     assert result.exit_code == 0, result.output
     markdown = (training / "report.md").read_text()
-    assert "Best student (chosen by test macro-F1): **student_two**" in markdown
+    assert "Best student (chosen by test macro-F1, among all students): " in markdown
+    assert "**student_two**" in markdown
     assert "best teacher" not in markdown and "1.2x stock" not in markdown
     # without stock, memory is compared with the student's own baseline
     assert "student peak memory <= 1.2x baseline_x" in markdown
@@ -166,3 +168,52 @@ def test_md_table_aligns_and_escapes():
         "| a\\|b | 1.00 | 3 |",
         "| c | - | 0 |",
     ]
+
+
+def test_the_best_student_is_chosen_among_those_fast_enough(tmp_path):
+    """The workflow picks on dev among the students that meet the throughput floor;
+    when none does, among all (and says so)."""
+    from types import SimpleNamespace
+
+    from spacy_kd.evaluation.targets import TrainedModels, best_student, meets_floor
+
+    def model_best(name, dev):
+        path = tmp_path / name / "model-best"
+        path.mkdir(parents=True)
+        meta = {"performance": {"cats_macro_f": dev}}
+        (path / "meta.json").write_text(json.dumps(meta))
+        return path
+
+    rows = {  # name: (dev macro-F1, test macro-F1, docs/s)
+        "teacher": (None, 0.80, 10.0),
+        "slow_cnn": (0.90, 0.85, 100.0),
+        "fast_tfidf": (0.85, 0.78, 3000.0),
+        "fast_bow": (0.80, 0.79, 4000.0),
+    }
+    paths = {n: model_best(n, dev) for n, (dev, _, _) in rows.items() if dev}
+
+    class Report:
+        pipelines = [
+            SimpleNamespace(
+                name=n,
+                path=paths.get(n, tmp_path),
+                accuracy=SimpleNamespace(macro_f=f1),
+                speed=SimpleNamespace(docs_per_s=speed),
+            )
+            for n, (_, f1, speed) in rows.items()
+        ]
+
+        def __getitem__(self, name):
+            return next(p for p in self.pipelines if p.name == name)
+
+    report = Report()
+    models = TrainedModels()
+    models.teachers["teacher"] = tmp_path
+    for name in ("slow_cnn", "fast_tfidf", "fast_bow"):
+        models.students[name] = paths[name]
+    assert best_student(report, models)[:2] == ("slow_cnn", "dev")
+    assert not meets_floor(report, "slow_cnn", {"teacher": 50})
+    assert meets_floor(report, "fast_tfidf", {"teacher": 50})
+    assert best_student(report, models, {"teacher": 50})[:2] == ("fast_tfidf", "dev")
+    # nobody is 1,000x the teacher: chosen among all
+    assert best_student(report, models, {"teacher": 1000})[0] == "slow_cnn"
