@@ -21,9 +21,10 @@ from spacy_kd.util import OVERWRITE_FLAG, content_sha256
 MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 SHARD_PATTERN = "shard-{:05d}.spacy"
+DEV_FIT = "dev_fit.json"  # the temperatures and weights fitted on dev
 SHARD_GLOB = "shard-*.spacy"
 # every name an annotate run writes in its output folder (a shard's stats: .json)
-RUN_GLOBS = (MANIFEST, SUMMARY, SHARD_GLOB, "shard-*.json")
+RUN_GLOBS = (MANIFEST, SUMMARY, DEV_FIT, SHARD_GLOB, "shard-*.json")
 
 
 def iter_shards(output_dir: Union[str, Path]) -> List[Path]:

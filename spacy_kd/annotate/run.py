@@ -34,7 +34,14 @@ from spacy_kd.annotate.manifest import (
 )
 from spacy_kd.annotate.pseudo import hard_labels, mark_pseudo
 from spacy_kd.annotate.teachers import Teacher, load_teachers, run_teacher
-from spacy_kd.annotate.weights import DevFit, calibrated, fit_on_dev
+from spacy_kd.annotate.weights import (
+    DevFit,
+    calibrated,
+    dev_fit_key,
+    fit_on_dev,
+    store_dev_fit,
+    stored_dev_fit,
+)
 from spacy_kd.data.docbin import ID_KEY
 from spacy_kd.data.texts import read_texts
 from spacy_kd.errors import DataError
@@ -71,6 +78,8 @@ class AnnotateSummary:
     teacher_agreement: Dict[str, float] = field(default_factory=dict)
     # fitted on dev (--weights-from-dev): temperatures, ECE before and after
     calibration: Dict[str, Any] = field(default_factory=dict)
+    # the dev fit was read from the run's dev_fit.json (teachers not run on dev)
+    dev_fit_reused: bool = False
     seconds: float = 0.0
     docs_per_second: float = 0.0
 
@@ -143,11 +152,18 @@ def annotate(
     if weights is not None and weights_from_dev is not None:
         raise DataError(None, "give --weights or --weights-from-dev, not both")
     dev_fit: Optional[DevFit] = None
+    reused = False
     if weights_from_dev is not None:
-        dev_fit = fit_on_dev(
-            teachers, weights_from_dev, labels, calibrate=calibrate,
-            batch_size=batch_size,
-        )  # fmt: skip
+        # fitted once per run: a rerun (a resume) with the same teachers, dev data
+        # and settings reads the stored fit instead of running the teachers on dev
+        key = dev_fit_key(teachers, weights_from_dev, calibrate)
+        dev_fit = stored_dev_fit(output_dir, key)
+        reused = dev_fit is not None
+        if dev_fit is None:
+            dev_fit = fit_on_dev(
+                teachers, weights_from_dev, labels, calibrate=calibrate,
+                batch_size=batch_size,
+            )  # fmt: skip
         weights = dev_fit.weights
     temperatures = dev_fit.temperatures if dev_fit else {}
     if weights is None:
@@ -173,6 +189,8 @@ def annotate(
     output_dir.mkdir(parents=True, exist_ok=True)
     if not resuming:
         write_json_atomic(output_dir / MANIFEST, manifest)
+    if dev_fit is not None and weights_from_dev is not None:
+        store_dev_fit(output_dir, key, dev_fit)
 
     if limit > 0:
         items = itertools.islice(items, limit)
@@ -201,6 +219,7 @@ def annotate(
     seconds = time.perf_counter() - start
     summary = summarize(output_dir, teachers, weights)
     summary.n_shards_resumed = n_resumed
+    summary.dev_fit_reused = reused
     if dev_fit is not None and dev_fit.temperatures:
         summary.calibration = {
             "temperatures": dev_fit.temperatures,

@@ -2,7 +2,8 @@
 teachers' weights (the mix with the least log-loss of calibrated probabilities)."""
 
 import itertools
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -13,10 +14,11 @@ from spacy_kd.annotate.calibration import (
     expected_calibration_error,
     fit_temperature,
 )
+from spacy_kd.annotate.manifest import DEV_FIT
 from spacy_kd.annotate.teachers import Teacher, run_teacher
 from spacy_kd.data.labelled import read_labelled
 from spacy_kd.errors import DataError
-from spacy_kd.util import EPS
+from spacy_kd.util import EPS, content_sha256, write_json_atomic
 
 
 @dataclass
@@ -29,6 +31,40 @@ class DevFit:
     temperatures: Dict[str, Any] = field(default_factory=dict)
     ece_before: Dict[str, float] = field(default_factory=dict)
     ece_after: Dict[str, float] = field(default_factory=dict)
+
+
+def dev_fit_key(
+    teachers: List[Teacher], dev_path: Union[str, Path], calibrate: bool
+) -> Dict[str, Any]:
+    """What a dev fit depends on: every teacher's files and the dev data's content
+    (by SHA-256), and whether temperatures were fitted."""
+    return {
+        "teachers": [[t.name, content_sha256(t.path)] for t in teachers],
+        "dev": [str(Path(dev_path).resolve()), content_sha256(dev_path)],
+        "calibrate": calibrate,
+    }
+
+
+def stored_dev_fit(
+    output_dir: Union[str, Path], key: Dict[str, Any]
+) -> Optional[DevFit]:
+    """The fit stored in an annotate output folder for this very ``key``, or None
+    (none stored, unreadable, or fitted for other teachers, dev data or settings)."""
+    path = Path(output_dir) / DEV_FIT
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("key") != key:
+            return None
+        return DevFit(**data["fit"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def store_dev_fit(
+    output_dir: Union[str, Path], key: Dict[str, Any], fit: DevFit
+) -> None:
+    """Store ``fit`` (with its ``key``) in an annotate output folder."""
+    write_json_atomic(Path(output_dir) / DEV_FIT, {"key": key, "fit": asdict(fit)})
 
 
 def fit_on_dev(
@@ -64,16 +100,30 @@ def fit_on_dev(
     if calibrate:
         for i, (teacher, p) in enumerate(zip(teachers, probs)):
             temperature = fit_temperature(p, gold, multi)
-            fit.ece_before[teacher.name] = expected_calibration_error(p, gold, multi)
+            fit.ece_before[teacher.name] = _rounded(
+                expected_calibration_error(p, gold, multi)
+            )
             probs[i] = apply_temperature(p, temperature, multi)
-            fit.ece_after[teacher.name] = expected_calibration_error(
-                probs[i], gold, multi
+            fit.ece_after[teacher.name] = _rounded(
+                expected_calibration_error(probs[i], gold, multi)
             )
             fit.temperatures[teacher.name] = (
-                temperature.tolist() if multi else float(temperature)
+                [_rounded(t) for t in temperature.tolist()]
+                if multi
+                else _rounded(float(temperature))
             )
-    fit.weights = _best_weights(probs, gold, multi, steps)
+            # the probabilities at the temperature as stored (and so as reused)
+            probs[i] = apply_temperature(
+                p, numpy.asarray(fit.temperatures[teacher.name]), multi
+            )
+    fit.weights = [_rounded(w) for w in _best_weights(probs, gold, multi, steps)]
     return fit
+
+
+def _rounded(value: float) -> float:
+    """``value`` to 8 decimals: what a JSON file (the manifest, dev_fit.json) holds
+    exactly, so a run and its resume use the very same numbers."""
+    return round(float(value), 8)
 
 
 def calibrated(

@@ -504,3 +504,42 @@ def test_weights_from_dev_calibrate_each_teacher_before_recording_and_mixing(
     record = docs[0].user_data["spacy_kd"]
     got = [record["probs"]["uni"][record["labels"].index(k)] for k in labels]
     numpy.testing.assert_allclose(got, p_pool[0], atol=1e-6)
+
+
+def test_the_dev_fit_is_stored_in_the_run_and_reused_on_rerun(
+    teachers, corpus, tmp_path, monkeypatch
+):
+    """--weights-from-dev runs the teachers over dev once per run: a rerun with the
+    same teachers, dev data and settings reads dev_fit.json; other dev data is
+    fitted again."""
+    dev = tmp_path / "dev.spacy"
+    dev.write_bytes((corpus / "train.spacy").read_bytes())
+    out = tmp_path / "out"
+    first = annotate(
+        teachers, corpus / "pool.txt", out, weights_from_dev=dev, limit=20,
+        progress=False,
+    )  # fmt: skip
+    assert not first.dev_fit_reused
+    stored = json.loads((out / "dev_fit.json").read_text())
+    assert stored["fit"]["weights"] == pytest.approx(first.weights)
+    assert stored["fit"]["temperatures"] == first.calibration["temperatures"]
+
+    def no_dev_run(*args, **kwargs):
+        raise AssertionError("the teachers ran over dev again")
+
+    monkeypatch.setattr(annotate_module, "fit_on_dev", no_dev_run)
+    again = annotate(
+        teachers, corpus / "pool.txt", out, weights_from_dev=dev, limit=20,
+        progress=False,
+    )  # fmt: skip
+    assert again.dev_fit_reused and again.n_shards_resumed == again.n_shards
+    assert again.weights == first.weights
+    assert again.calibration == first.calibration
+    # other dev data (same path): fitted again
+    docs = load_docs(dev)[:-3]
+    DocBin(docs=docs, store_user_data=True).to_disk(dev)
+    with pytest.raises(AssertionError, match="ran over dev again"):
+        annotate(
+            teachers, corpus / "pool.txt", out, weights_from_dev=dev, limit=20,
+            progress=False,
+        )  # fmt: skip
