@@ -112,14 +112,13 @@ def best_student(
     students = [n for n in models.students if n in f1]
     if not students:
         return None, "test", f1
-    fast = [n for n in students if meets_floor(report, n, speed_targets or {})]
-    students = fast or students
     dev = {n: dev_macro_f(Path(report[n].path)) for n in students}
     scores: Mapping[str, Optional[float]] = f1
     chosen_on = "test"
     if all(v is not None for v in dev.values()):
         scores, chosen_on = dev, "dev"
-    return max(students, key=lambda n: scores[n] or 0.0), chosen_on, scores
+    fast = [n for n in students if meets_floor(report, n, speed_targets or {})]
+    return max(fast or students, key=lambda n: scores[n] or 0.0), chosen_on, scores
 
 
 def macro_f1(report: EvaluationReport, test_set: Optional[str]) -> Dict[str, float]:

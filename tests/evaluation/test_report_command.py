@@ -217,3 +217,6 @@ def test_the_best_student_is_chosen_among_those_fast_enough(tmp_path):
     assert best_student(report, models, {"teacher": 50})[:2] == ("fast_tfidf", "dev")
     # nobody is 1,000x the teacher: chosen among all
     assert best_student(report, models, {"teacher": 1000})[0] == "slow_cnn"
+    # the scores cover every student, fast or not (the per-architecture table)
+    _, _, scores = best_student(report, models, {"teacher": 50})
+    assert set(scores) >= {"slow_cnn", "fast_tfidf", "fast_bow"}
