@@ -30,9 +30,11 @@ def _speed_targets(value: str) -> Dict[str, float]:
 
 
 def _named_paths(values: List[str], option: str) -> Dict[str, Path]:
-    """NAME=PATH values of a repeatable option, by name."""
+    """NAME=PATH values of a repeatable option, by name. A value may hold several,
+    comma-separated (as project.yml passes a var); empty ones are skipped."""
     named: Dict[str, Path] = {}
-    for value in values:
+    items = [item.strip() for value in values for item in value.split(",")]
+    for value in filter(None, items):
         name, sep, path = (part.strip() for part in value.partition("="))
         if not sep or not name or not path:
             raise typer.BadParameter(f"NAME=PATH, got {value!r}", param_hint=option)
@@ -82,7 +84,7 @@ def report_cli(
         "--extra-test",
         metavar="NAME=PATH",
         help="Another labelled test set (e.g. another domain) that every "
-        "model is scored on (accuracy only); repeatable",
+        "model is scored on (accuracy only); repeatable, or comma-separated",
     ),
     label_map: List[str] = typer.Option(
         [],
@@ -90,7 +92,7 @@ def report_cli(
         metavar="NAME=MAPPING.json",
         help="A JSON object from the labels of extra test set "
         "NAME to the models' labels (null: drop the label, and docs left without "
-        "one); repeatable",
+        "one); repeatable, or comma-separated",
     ),
     pseudo: Optional[Path] = typer.Option(
         None,

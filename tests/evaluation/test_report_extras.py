@@ -247,6 +247,11 @@ def test_report_refuses_bad_extra_sets(models, other_domain, tmp_path):
         assert result.exit_code == 2 and option in result.output, result.output
     result = run("--extra-test", f"a={other}", "--extra-test", f"a={other}")
     assert result.exit_code == 2 and "given twice" in result.output
+    # comma-separated in one value (as project.yml passes a var), and an empty value
+    result = run("--extra-test", f"a={other},a={other}")
+    assert result.exit_code == 2 and "given twice" in result.output
+    result = run("--extra-test", f"other={other}, ", "--label-map", "")
+    assert result.exit_code == 1 and "test set other: labels not" in result.output
     result = run("--pseudo", str(tmp_path))
     assert result.exit_code == 1 and "no annotate run here" in result.output
     assert not (training / "report.json").exists()
