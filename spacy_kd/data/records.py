@@ -351,3 +351,15 @@ def _check_unicode(path: Path, line_no: int, value: Any, where: str = "") -> Non
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _check_unicode(path, line_no, item, f"{where}[{i}]")
+
+
+def decode_utf8(data: bytes, where: object) -> str:
+    """``data`` as UTF-8 text; undecodable bytes are a DataError naming ``where``
+    and the line they are on."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise DataError(
+            where, f"cannot decode as UTF-8: {e.reason}", line=line
+        ) from None

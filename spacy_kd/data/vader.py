@@ -18,7 +18,7 @@ from spacy_kd.data.convert import records_to_docs
 from spacy_kd.data.docbin import ID_KEY, docbin_bytes
 from spacy_kd.data.labels import LabelSchema
 from spacy_kd.data.language import blank_language
-from spacy_kd.data.records import Record
+from spacy_kd.data.records import Record, decode_utf8
 from spacy_kd.data.split import stratified_indices
 from spacy_kd.errors import DataError
 
@@ -181,13 +181,7 @@ def parse_ground_truth(data: bytes, where: str) -> Tuple[List[Row], int]:
     Returns (rows with a non-zero mean, neutral rows dropped); a malformed row is
     a DataError naming ``where`` and the line.
     """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        bad_line = data[: e.start].count(b"\n") + 1
-        raise DataError(
-            where, f"cannot decode as UTF-8: {e.reason}", line=bad_line
-        ) from None
+    text = decode_utf8(data, where)
     rows: List[Row] = []
     n_rows = n_neutral = 0
     for line_no, line in enumerate(text.split("\n"), start=1):
