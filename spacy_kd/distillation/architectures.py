@@ -121,19 +121,10 @@ def build_tfidf_vector_cnn(
     linear = Linear(nO=nO, init_W=zero_init)
     bow = cast(Model[List[Doc], Floats2d], chain(tfidf, sparse))
     cnn = cast(Model[List[Doc], Floats2d], chain(_pooled(tok2vec), linear))
-    logits = add(bow, cnn)
-    model = chain(logits, _activation(exclusive_classes))
-    model.set_ref("tok2vec", tok2vec)
-    model.set_ref("tfidf", tfidf)
-    model.set_ref("tfidf_output", sparse)
-    model.set_ref("cnn_output", linear)
-    # the layer whose output is the logits (spaCy's ensembles name a branch's layer;
-    # here neither branch's alone is the output)
-    model.set_ref("output_layer", logits)
-    model.attrs["multi_label"] = not exclusive_classes
-    if nO is not None:
-        model.set_dim("nO", nO)
-    return model
+    return _summed_logits(
+        bow, cnn, exclusive_classes, nO,
+        tok2vec=tok2vec, tfidf=tfidf, tfidf_output=sparse, cnn_output=linear,
+    )  # fmt: skip
 
 
 def build_tfidf_mean_vectors(
@@ -158,11 +149,26 @@ def build_tfidf_mean_vectors(
     vectors = static_vectors(nO, key_attr=key_attr)
     bow = cast(Model[List[Doc], Floats2d], chain(tfidf, sparse))
     mean = cast(Model[List[Doc], Floats2d], chain(vectors, reduce_mean()))
-    logits = add(bow, mean)
+    return _summed_logits(
+        bow, mean, exclusive_classes, nO,
+        tfidf=tfidf, tfidf_output=sparse, vectors_output=vectors,
+    )  # fmt: skip
+
+
+def _summed_logits(
+    a: Model[List[Doc], Floats2d],
+    b: Model[List[Doc], Floats2d],
+    exclusive_classes: bool,
+    nO: Optional[int],
+    **refs: Model,
+) -> Model[List[Doc], Floats2d]:
+    """Two branches' logits added, through one softmax or sigmoid, with ``refs``
+    set on the model. Its ``output_layer`` is the sum (spaCy's ensembles name a
+    branch's layer; here neither branch's alone is the output)."""
+    logits = add(a, b)
     model = chain(logits, _activation(exclusive_classes))
-    model.set_ref("tfidf", tfidf)
-    model.set_ref("tfidf_output", sparse)
-    model.set_ref("vectors_output", vectors)
+    for name, layer in refs.items():
+        model.set_ref(name, layer)
     model.set_ref("output_layer", logits)
     model.attrs["multi_label"] = not exclusive_classes
     if nO is not None:
