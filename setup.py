@@ -89,6 +89,8 @@ setup(
         # with releases
         "dev": ["pytest>=7", "ruff==0.17.6", "mypy", "hypothesis>=6"],
         "plot": ["matplotlib"],
+        # `annotate --engine ray`: one machine's cores or a cluster (CPU wheels only)
+        "ray": ["ray==2.60.*"],
     },
     entry_points=ENTRY_POINTS,
 )

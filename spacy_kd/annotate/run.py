@@ -9,15 +9,32 @@ written to a temporary file and renamed) and produces the same files as an
 uninterrupted run. ``manifest.json`` records the settings; an output folder whose
 manifest differs is refused unless ``overwrite``, so shards of different runs never
 mix (see ``spacy_kd.annotate.manifest``).
+
+Two engines annotate the shards: ``local`` (this process) and ``ray`` (actors on one
+machine or a cluster, ``spacy_kd.annotate.ray_engine``). Both run ``annotate_shard``
+on the same shards and the driver writes each one with ``write_shard``, so their
+files are the same and either resumes the other's run.
 """
 
+import contextlib
 import itertools
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import numpy
 from spacy.tokens import Doc, DocBin
@@ -46,6 +63,27 @@ from spacy_kd.data.docbin import ID_KEY
 from spacy_kd.data.texts import read_texts
 from spacy_kd.errors import DataError
 from spacy_kd.util import check_outputs, write_bytes_atomic, write_json_atomic
+
+ENGINES = ("local", "ray")
+Chunk = List[Tuple[Any, Union[str, Doc]]]  # one shard's (id, text or Doc) input items
+
+
+@dataclass
+class ShardSettings:
+    """How each shard of a run is annotated: the same in every engine and worker.
+
+    weights: one per teacher, in the teachers' order, normalised.
+    temperatures: a teacher's name -> its temperature fitted on dev (absent: none).
+    n_process: ``nlp.pipe``'s processes (the local engine; 1 in a Ray actor).
+    """
+
+    weights: List[float]
+    hard: bool = False
+    threshold: float = 0.5
+    min_confidence: float = 0.0
+    batch_size: int = 64
+    n_process: int = 1
+    temperatures: Dict[str, Any] = field(default_factory=dict)
 
 
 def confidence(p: numpy.ndarray, multi_label: bool) -> float:
@@ -104,6 +142,9 @@ def annotate(
     calibrate: bool = True,
     progress: bool = True,
     overwrite: bool = False,
+    engine: str = "local",
+    address: Optional[str] = None,
+    threads: int = 0,
 ) -> AnnotateSummary:
     """Pseudo-annotate ``input_path`` with the teachers into shards in ``output_dir``.
 
@@ -115,6 +156,10 @@ def annotate(
         combination and the weights all use them).
     overwrite: replace the files of another run in ``output_dir`` (without it they
     are an error); the files of this very run are resumed either way.
+    engine: ``local``, or ``ray``: ``n_process`` actors (-1: as many as the CPUs
+        allow) with ``threads`` CPUs each, on an embedded Ray or, with ``address``
+        (``auto``, ``host:port``), on an existing cluster.
+    threads: torch threads per worker (0: torch's default; 1 in a Ray actor).
     """
     input_path, output_dir = Path(input_path), Path(output_dir)
     if shard_size < 1 or batch_size < 1:
@@ -131,6 +176,18 @@ def annotate(
         raise DataError(
             None, f"--n-process must be >= 1 (or -1: one per CPU), got {n_process}"
         )
+    if engine not in ENGINES:
+        raise DataError(
+            None, f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}"
+        )
+    if address is not None and engine != "ray":
+        raise DataError(None, "--address needs --engine ray")
+    if threads < 0:
+        raise DataError(None, f"--threads must be >= 0 (0: default), got {threads}")
+    if engine == "ray":  # before any work: a clear error without the extra
+        from spacy_kd.annotate.ray_engine import require_ray
+
+        require_ray()
     if not input_path.exists():
         raise DataError(input_path, "file not found")
     check_outputs(
@@ -194,30 +251,26 @@ def annotate(
 
     if limit > 0:
         items = itertools.islice(items, limit)
-    bar = _progress(progress)
+    shard_settings = ShardSettings(
+        weights=weights, hard=hard, threshold=threshold,
+        min_confidence=min_confidence, batch_size=batch_size, n_process=n_process,
+        temperatures=temperatures,
+    )  # fmt: skip
     start = time.perf_counter()
-    n_new = n_resumed = 0
-    for shard_index, chunk in enumerate(minibatch(items, shard_size)):
-        shard_path = output_dir / SHARD_PATTERN.format(shard_index)
-        stats_path = shard_path.with_suffix(".json")
-        if shard_path.exists() and stats_path.exists():
-            n_resumed += 1
-        else:
-            stats = _annotate_shard(
-                teachers, weights, chunk, shard_path,
-                hard=hard, threshold=threshold, min_confidence=min_confidence,
-                batch_size=batch_size, n_process=n_process,
-                temperatures=temperatures,
-            )  # fmt: skip
-            n_new += len(chunk)
-            data = stats.pop("_bytes")
-            # stats first, then the shard: a shard without its stats is redone
-            write_json_atomic(stats_path, stats)
-            write_bytes_atomic(shard_path, data)
-        bar.update(len(chunk))
-    bar.close()
+    shards = input_shards(items, shard_size)
+    if engine == "ray":
+        from spacy_kd.annotate.ray_engine import annotate_with_ray
+
+        n_new, n_resumed = annotate_with_ray(
+            manifest, shards, output_dir, shard_settings,
+            n_actors=n_process, threads=threads, address=address, progress=progress,
+        )  # fmt: skip
+    else:
+        n_new, n_resumed = _annotate_locally(
+            teachers, shards, output_dir, shard_settings, threads, progress
+        )
     seconds = time.perf_counter() - start
-    summary = summarize(output_dir, teachers, weights)
+    summary = summarize(output_dir, [t.name for t in teachers], labels, weights)
     summary.n_shards_resumed = n_resumed
     summary.dev_fit_reused = reused
     if dev_fit is not None and dev_fit.temperatures:
@@ -232,45 +285,127 @@ def annotate(
     return summary
 
 
-def _annotate_shard(
-    teachers: List[Teacher],
-    weights: List[float],
-    chunk: List[Tuple[Any, str]],
-    shard_path: Path,
-    *,
-    hard: bool,
-    threshold: float,
-    min_confidence: float,
-    batch_size: int,
-    n_process: int,
-    temperatures: Optional[Dict[str, Any]] = None,
-) -> Dict[str, Any]:
-    """Annotate one shard's input docs: the DocBin bytes and the shard's statistics.
+def input_shards(
+    items: Iterable[Tuple[Any, Union[str, Doc]]], shard_size: int
+) -> Iterator[Tuple[int, Chunk]]:
+    """``(shard index, its input items)``: shard ``i`` holds input docs ``[i *
+    shard_size, (i + 1) * shard_size)``, whatever the engine."""
+    return enumerate(minibatch(items, shard_size))
 
-    temperatures: a teacher's name -> its temperature; its probabilities are
-    calibrated before they are recorded and combined."""
-    temperatures = temperatures or {}
+
+def shard_done(output_dir: Path, index: int) -> bool:
+    """Whether shard ``index`` and its statistics are on disk (a resume skips it)."""
+    shard_path = output_dir / SHARD_PATTERN.format(index)
+    return shard_path.exists() and shard_path.with_suffix(".json").exists()
+
+
+def write_shard(output_dir: Path, result: Dict[str, Any]) -> None:
+    """Write what ``annotate_shard`` returned, each file atomically: the statistics
+    first, then the shard (a shard without its statistics is redone)."""
+    stats = dict(result)
+    data = stats.pop("_bytes")
+    shard_path = output_dir / stats["shard"]
+    write_json_atomic(shard_path.with_suffix(".json"), stats)
+    write_bytes_atomic(shard_path, data)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``threads`` inside (0, or torch not loaded by
+    a teacher: left as they are)."""
+    torch = sys.modules.get("torch")
+    if threads <= 0 or torch is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _annotate_locally(
+    teachers: List[Teacher],
+    shards: Iterable[Tuple[int, Chunk]],
+    output_dir: Path,
+    settings: ShardSettings,
+    threads: int,
+    progress: bool,
+) -> Tuple[int, int]:
+    """The local engine: the shards not on disk yet, one after the other in this
+    process. Returns the number of input docs annotated and of shards resumed."""
+    bar = _progress(progress)
+    n_new = n_resumed = 0
+    with torch_threads(threads):
+        for index, chunk in shards:
+            if shard_done(output_dir, index):
+                n_resumed += 1
+            else:
+                write_shard(
+                    output_dir, annotate_shard(teachers, settings, index, chunk)
+                )
+                n_new += len(chunk)
+            bar.update(len(chunk))
+    bar.close()
+    return n_new, n_resumed
+
+
+def annotate_shard(
+    teachers: List[Teacher], settings: ShardSettings, index: int, chunk: Chunk
+) -> Dict[str, Any]:
+    """Annotate shard ``index``'s input items: its statistics, and under ``_bytes``
+    the shard's DocBin bytes (for ``write_shard``). Teachers' probabilities are
+    calibrated at their temperatures before they are recorded and combined."""
     labels, multi_label = teachers[0].labels, teachers[0].multi_label
     kept = [(i, t) for i, t in chunk if not is_blank(t)]
     texts = [t for _, t in kept]
     per_teacher = {}
     docs: List[Any] = []
     for t in teachers:
-        probs, teacher_docs = run_teacher(t, texts, labels, batch_size, n_process)
-        per_teacher[t.name] = calibrated(probs, temperatures.get(t.name), multi_label)
+        probs, teacher_docs = run_teacher(
+            t, texts, labels, settings.batch_size, settings.n_process
+        )
+        temperature = settings.temperatures.get(t.name)
+        per_teacher[t.name] = calibrated(probs, temperature, multi_label)
         docs = docs or teacher_docs  # the first teacher's tokenization is kept
-    names = [t.name for t in teachers]
+    return build_shard(
+        SHARD_PATTERN.format(index), len(chunk), [i for i, _ in kept], docs,
+        per_teacher, labels=labels, multi_label=multi_label, settings=settings,
+    )  # fmt: skip
+
+
+def build_shard(
+    name: str,
+    n_input: int,
+    ids: Sequence[Any],
+    docs: Sequence[Doc],
+    per_teacher: Dict[str, numpy.ndarray],
+    *,
+    labels: List[str],
+    multi_label: bool,
+    settings: ShardSettings,
+) -> Dict[str, Any]:
+    """Mark the docs of one shard with the teachers' probabilities (a teacher's name
+    -> (n_docs, n_labels) in ``labels`` order, in the order of
+    ``settings.weights``) and pack them: the shard's statistics and ``_bytes``.
+
+    n_input: the shard's input docs, blank ones included (``ids``/``docs``: the
+    others, in order).
+    """
+    weights, threshold = settings.weights, settings.threshold
+    names = list(per_teacher)
     pairs = list(itertools.combinations(names, 2))
     doc_bin = DocBin(store_user_data=True)
     n_dropped = 0
     label_totals = numpy.zeros(len(labels))
     conf_sum = 0.0
     agree = {f"{a}|{b}": 0 for a, b in pairs}
-    for j, (doc_id, _item) in enumerate(kept):
+    for j, doc_id in enumerate(ids):
         probs = {name: p[j] for name, p in per_teacher.items()}
         combined = sum(w * probs[name] for w, name in zip(weights, names))
         conf = confidence(combined, multi_label)
-        if conf < min_confidence:
+        if conf < settings.min_confidence:
             n_dropped += 1
             continue
         doc = docs[j]
@@ -279,7 +414,7 @@ def _annotate_shard(
             doc, labels=labels,
             probs={n: p.tolist() for n, p in probs.items()},
             weights=dict(zip(names, weights)),
-            multi_label=multi_label, hard=hard, threshold=threshold,
+            multi_label=multi_label, hard=settings.hard, threshold=threshold,
         )  # fmt: skip
         doc.user_data[ID_KEY] = doc_id
         doc_bin.add(doc)
@@ -294,9 +429,9 @@ def _annotate_shard(
         for a, b in pairs:
             agree[f"{a}|{b}"] += int(numpy.array_equal(decided[a], decided[b]))
     return {
-        "shard": shard_path.name,
-        "n_input": len(chunk),
-        "n_empty_skipped": len(chunk) - len(kept),
+        "shard": name,
+        "n_input": n_input,
+        "n_empty_skipped": n_input - len(ids),
         "n_dropped_low_confidence": n_dropped,
         "n_written": len(doc_bin),
         "label_totals": label_totals.tolist(),
@@ -307,15 +442,15 @@ def _annotate_shard(
 
 
 def summarize(
-    output_dir: Path, teachers: List[Teacher], weights: List[float]
+    output_dir: Path, names: List[str], labels: List[str], weights: List[float]
 ) -> AnnotateSummary:
-    """Counts, label distribution, confidence and teacher agreement over every shard.
+    """Counts, label distribution, confidence and teacher agreement over every shard
+    (``names``: the teachers'; ``labels`` in the run's order).
 
     Read from the per-shard statistics files, so resumed shards are counted too.
     """
-    labels = teachers[0].labels
     summary = AnnotateSummary(
-        output_dir=str(output_dir), teachers=[t.name for t in teachers], weights=weights
+        output_dir=str(output_dir), teachers=list(names), weights=weights
     )
     label_totals = numpy.zeros(len(labels))
     conf_total = 0.0

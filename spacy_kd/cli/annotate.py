@@ -7,6 +7,7 @@ import typer
 from wasabi import msg
 
 from spacy_kd.annotate.manifest import run_files
+from spacy_kd.annotate.merge import merge_runs
 from spacy_kd.annotate.run import annotate
 from spacy_kd.cli import app
 from spacy_kd.cli._util import overwrite_option, user_errors, write_summary
@@ -59,12 +60,33 @@ def annotate_cli(
         0, "--limit", help="Annotate at most this many input docs (0: all)"
     ),
     batch_size: int = typer.Option(64, "--batch-size"),
-    n_process: int = typer.Option(1, "--n-process"),
+    n_process: int = typer.Option(
+        1,
+        "--n-process",
+        help="Processes for nlp.pipe (with --engine ray: actors); -1: one per CPU",
+    ),
     shard_size: int = typer.Option(
         1000, "--shard-size", help="Input docs per output shard"
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     overwrite: bool = overwrite_option(),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="local: this process; ray: --n-process Ray actors (needs "
+        "pip install spacy_kd[ray]), the same shards",
+    ),
+    address: Optional[str] = typer.Option(
+        None,
+        "--address",
+        help="With --engine ray: join this Ray cluster (auto, host:port) instead "
+        "of starting one on this machine",
+    ),
+    threads: int = typer.Option(
+        0,
+        "--threads",
+        help="torch threads per worker (0: torch's default; with --engine ray, 1)",
+    ),
 ) -> None:
     """Run teachers over unlabelled text (JSONL, CSV, .txt, .spacy); write soft labels.
 
@@ -82,7 +104,7 @@ def annotate_cli(
             hard=hard, threshold=threshold, min_confidence=min_confidence,
             limit=limit, batch_size=batch_size, n_process=n_process,
             shard_size=shard_size, calibrate=calibrate, progress=progress,
-            overwrite=overwrite,
+            overwrite=overwrite, engine=engine, address=address, threads=threads,
         )  # fmt: skip
     msg.good(
         f"Annotated {summary.n_written} docs into {summary.n_shards} shards in "
@@ -102,6 +124,51 @@ def annotate_cli(
     msg.info(f"Teachers: {weights_text}; mean confidence {summary.mean_confidence:.3f}")
     for pair, rate in summary.teacher_agreement.items():
         msg.info(f"Agreement {pair.replace('|', ' vs ')}: {rate:.3f}")
+
+
+@app.command("annotate-merge")
+def annotate_merge_cli(
+    paths: List[Path] = typer.Argument(
+        ...,
+        help="RUN RUN [RUN ...] OUTPUT: annotate output folders of different "
+        "teachers over the same input, the merged run's folder",
+    ),
+    weights: Optional[str] = typer.Option(
+        None, "--weights", help="Comma-separated weight per teacher of all the runs"
+    ),
+    weights_from_dev: Optional[Path] = typer.Option(
+        None,
+        "--weights-from-dev",
+        help="Labelled dev data (.spacy/.jsonl) to fit the weights on (at the "
+        "temperatures of the runs, fitted on this same dev data)",
+    ),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    overwrite: bool = overwrite_option(),
+) -> None:
+    """Merge annotate runs of different teachers over one input into one run.
+
+    Each teacher's probabilities are kept as they are (those of a joint run of all
+    the teachers); the combined labels are recomputed with the weights. Resumable,
+    like annotate.
+    """
+    if len(paths) < 3:
+        raise typer.BadParameter("expected RUN RUN [RUN ...] OUTPUT")
+    *runs, output_dir = paths
+    with user_errors():
+        summary = merge_runs(
+            runs, output_dir, weights=_parse_weights(weights),
+            weights_from_dev=weights_from_dev, batch_size=batch_size,
+            progress=progress, overwrite=overwrite,
+        )  # fmt: skip
+    weights_text = ", ".join(
+        f"{n}={w:.2f}" for n, w in zip(summary.teachers, summary.weights)
+    )
+    msg.good(
+        f"Merged {len(runs)} runs into {summary.n_written} docs in "
+        f"{summary.n_shards} shards in {output_dir} ({summary.n_shards_resumed} "
+        f"shards resumed); teachers: {weights_text}"
+    )
 
 
 @app.command("score-pseudo")
