@@ -18,6 +18,7 @@ ENTRY_POINTS = {
         "kd_textcat = spacy_kd.distillation.student:make_kd_textcat",
         "kd_textcat_multilabel = "
         "spacy_kd.distillation.student:make_kd_textcat_multilabel",
+        "kd_label_thresholds = spacy_kd.distillation.thresholds:make_label_thresholds",
     ],
     "spacy_callbacks": [
         "spacy-kd.distillation.v1 = "

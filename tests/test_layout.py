@@ -24,7 +24,7 @@ STAGES = {
     "__main__": 7,
 }
 # Shared by all, importing none of the stages.
-SHARED = {"__init__", "about", "types", "errors", "util", "classifier"}
+SHARED = {"__init__", "about", "types", "errors", "util", "classifier", "label_kind"}
 MAX_LINES = 500
 
 

@@ -13,6 +13,7 @@ app = typer.Typer(
 from spacy_kd.cli import (  # noqa: E402,F401
     annotate,
     augment,
+    configs,
     data,
     distill_vectors,
     evaluate,

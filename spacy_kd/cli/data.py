@@ -13,6 +13,7 @@ from spacy_kd.data.newsgroups import FetchSummary, fetch_20ng
 from spacy_kd.data.prepare import DATASETS, DEFAULT_DATASET, prepare_corpus
 from spacy_kd.data.split import split_corpus
 from spacy_kd.data.vader import N_TEST, SEED, VaderSummary
+from spacy_kd.label_kind import parse_bool
 
 data_app = typer.Typer(
     help="Data commands: convert (JSONL/CSV -> DocBin), split, fetch-20ng, prepare.",
@@ -174,6 +175,12 @@ def prepare_cli(
     seed: Optional[int] = typer.Option(
         None, "--seed", help=f"vader-movies: seed of the split (default {SEED})"
     ),
+    multi_label: str = typer.Option(
+        "false",
+        "--multi-label",
+        help="true: 20 Newsgroups' multi-label variant (newsgroup + top-level group), "
+        "or your files read as multi-label",
+    ),
     overwrite: bool = overwrite_option(),
 ) -> None:
     """The project's corpora: a public dataset, or your own train and test files.
@@ -187,6 +194,7 @@ def prepare_cli(
         summaries = prepare_corpus(
             output_dir, dataset=dataset, train=train, test=test, cache_dir=cache_dir,
             source=source, n_test=n_test, seed=seed, overwrite=overwrite,
+            multi_label=parse_bool(multi_label, "--multi-label"),
         )  # fmt: skip
     for name, summary in summaries.items():
         if isinstance(summary, FetchSummary):

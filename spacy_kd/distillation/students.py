@@ -65,12 +65,12 @@ def baseline_name(arch: str) -> str:
     return f"baseline_{arch}"
 
 
-def resolve_config(value: PathLike) -> Path:
-    """A config's path, or its name in configs/ (``student_tfidf``)."""
+def resolve_config(value: PathLike, config_dir: PathLike = "configs") -> Path:
+    """A config's path, or its name in ``config_dir`` (``student_tfidf``)."""
     path = Path(value)
     if path.suffix == ".cfg" or len(path.parts) > 1:
         return path
-    return Path("configs") / f"{value}.cfg"
+    return Path(config_dir) / f"{value}.cfg"
 
 
 def _check_arguments(

@@ -34,6 +34,8 @@ class PipelineResult:
     role: what the pipeline is to the caller ("stock", "teacher", "ensemble", ...).
     note: said of it in the markdown instead of its folder and component.
     extra_accuracy: its accuracy on each extra test set, by the set's name.
+    accuracy_global: for multi-label thresholds tuned on dev (or saved in the
+        pipeline), its accuracy with the one global threshold instead.
     scores, extra_scores: its (n_docs, n_labels) scores on the test set and on each
         extra set, in ``labels`` order, when asked for (never written out).
     """
@@ -55,6 +57,7 @@ class PipelineResult:
     role: Optional[str] = None
     note: Optional[str] = None
     extra_accuracy: Dict[str, AccuracyScores] = field(default_factory=dict)
+    accuracy_global: Optional[AccuracyScores] = None
     scores: Any = field(default=None, repr=False, compare=False)
     extra_scores: Dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -71,6 +74,9 @@ class PipelineResult:
             "thresholds": self.thresholds,
             "threshold_source": self.threshold_source,
             "accuracy": self.accuracy.to_dict(),
+            "accuracy_global_threshold": None
+            if self.accuracy_global is None
+            else self.accuracy_global.to_dict(),
             "agreement": None if self.agreement is None else self.agreement.to_dict(),
             "speed": None if self.speed is None else self.speed.to_dict(),
             "disk_mib": self.disk_mib,
@@ -287,7 +293,9 @@ class EvaluationReport:
                 f"{'multi-label' if p.multi_label else 'exclusive'}, "
                 f"{len(p.labels)} labels, decision: {thr})"
             )
-        tuned = [p for p in self.pipelines if p.threshold_source.startswith("tuned")]
+        lines += self._global_threshold_markdown()
+        tuned = [p for p in self.pipelines if p.thresholds and p.multi_label]
+        tuned = [p for p in tuned if p.accuracy_global is not None]
         if tuned:
             lines += ["", "## Tuned thresholds", ""]
             header = ["Label", *(p.name for p in tuned)]
@@ -338,6 +346,38 @@ class EvaluationReport:
         for s in speed_rows[len(acc_rows) :]:  # the tokenizer: speed only
             rows.append([s[0], *(["-"] * (len(acc_header) - 1)), *s[1:]])
         return header, rows
+
+    def _global_threshold_markdown(self) -> List[str]:
+        """Multi-label: each pipeline with its per-label thresholds against one
+        global threshold."""
+        rows = [p for p in self.pipelines if p.accuracy_global is not None]
+        if not rows:
+            return []
+        cut = self.settings.get("threshold", 0.5)
+        lines = [
+            "",
+            "## Per-label thresholds against one global threshold",
+            "",
+            f"Macro and micro F (%) with each label's threshold (where it came from in "
+            f"the last column) and with the one global threshold {cut:g}, as spaCy's "
+            "`textcat_multilabel` decides.",
+            "",
+        ]
+        header = ["Pipeline", f"Macro F @{cut:g}", "Macro F per label",
+                  f"Micro F @{cut:g}", "Micro F per label", "Thresholds"]  # fmt: skip
+        table = [
+            [
+                p.name,
+                f"{100 * p.accuracy_global.macro_f:.2f}",
+                f"{100 * p.accuracy.macro_f:.2f}",
+                f"{100 * p.accuracy_global.micro_f:.2f}",
+                f"{100 * p.accuracy.micro_f:.2f}",
+                p.threshold_source,
+            ]
+            for p in rows
+            if p.accuracy_global is not None
+        ]
+        return lines + md_table(header, table)
 
     def _isolation_notes(self) -> List[str]:
         """Which speed runs could not import torch (and whether any did anyway)."""

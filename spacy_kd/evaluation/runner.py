@@ -18,6 +18,7 @@ from spacy_kd.classifier import (
     load_pipeline,
     predict,
 )
+from spacy_kd.distillation.thresholds import saved_thresholds, threshold_components
 from spacy_kd.errors import DataError
 from spacy_kd.evaluation.arguments import (
     check_counts,
@@ -137,6 +138,10 @@ def evaluate(
         say(f"Scoring {name} ({i + 1}/{len(paths)}): {path}")
         nlp = load_pipeline(path)
         langs[nlp.lang] += 1
+        # the classifier's own probabilities: shipped thresholds are applied here
+        saved = saved_thresholds(nlp)
+        for pipe_name in threshold_components(nlp):
+            nlp.disable_pipe(pipe_name)
         clf = find_text_classifier(nlp, path, component)
         multi = gold.multi_label if clf.multi_label is None else clf.multi_label
         unseen = check_labels(gold, clf.labels, multi, pipeline=name)
@@ -166,6 +171,9 @@ def evaluate(
                     dev.cats, dev_scores, clf.labels, default=threshold
                 )
                 source = f"tuned on {dev.path}"
+            elif saved:
+                thresholds = [saved.get(label, threshold) for label in clf.labels]
+                source = "saved in the pipeline"
         elif dev is not None:
             warnings.append(
                 f"{name}: exclusive labels, so --tune-thresholds does not apply"
@@ -195,6 +203,12 @@ def evaluate(
         accuracy = score_cats(
             gold.cats, scores, clf.labels, multi_label=multi, thresholds=thresholds
         )
+        accuracy_global = None
+        if multi and thresholds != [threshold] * len(clf.labels):
+            accuracy_global = score_cats(
+                gold.cats, scores, clf.labels, multi_label=True,
+                thresholds=[threshold] * len(clf.labels),
+            )  # fmt: skip
         decided = decisions(
             scores, multi, None if thresholds is None else np.array(thresholds)
         )
@@ -216,6 +230,7 @@ def evaluate(
                 labels_not_in_data=unseen,
                 is_reference=i == ref_index,
                 extra_accuracy=extra_accuracy,
+                accuracy_global=accuracy_global,
                 scores=scores if keep_scores else None,
                 extra_scores=extra_scores if keep_scores else {},
             )

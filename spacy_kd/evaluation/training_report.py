@@ -73,6 +73,8 @@ def report_training(
         is no calibration or ensemble.
     dev: labelled dev data to score the ensemble on (default
         TRAINING/split/dev.spacy where it exists); its teachers run over it once.
+        Multi-label data: every model's per-label thresholds are tuned on it, and
+        the report sets them against the one global threshold.
     """
     say = progress or (lambda line: None)
     require_matplotlib()
@@ -117,6 +119,8 @@ def report_training(
         keep_scores=True,
         torch_free=[*models.references, *models.baselines, *models.students],
         tokenizer_only=True,
+        # multi-label: per-label thresholds tuned on dev, against the global one
+        tune_thresholds_on=dev_path if gold.multi_label and dev_path.exists() else None,
     )
     for name, _ in found:
         report[name].role = _role(name, models)
