@@ -29,21 +29,26 @@ def setup(tmp_path_factory):
     with weights 1:3 and with weights and temperatures fitted on dev."""
     tmp = tmp_path_factory.mktemp("merge")
     reader = create_textcat_corpus_reader(TRAIN)
-    uni = train_bow_textcat(reader, tmp / "uni", epochs=3)
-    bi = train_bow_textcat(reader, tmp / "bi", ngram_size=2, epochs=2, seed=1)
+    # 4096 hashed features (not 2**18): small models, quick to save, hash and load
+    uni = train_bow_textcat(reader, tmp / "uni", epochs=3, length=4096)
+    bi = train_bow_textcat(
+        reader, tmp / "bi", ngram_size=2, epochs=2, seed=1, length=4096
+    )
     dev = tmp / "dev.spacy"
     convert(TRAIN, dev)
-    runs = {}
+    names = ("uni", "bi", "joint_13", "uni_dev", "bi_dev", "joint_dev")
+    runs = {name: tmp / "runs" / name for name in names}
+    annotate([uni], TEST, runs["uni"], shard_size=30, progress=False)
+    annotate([bi], TEST, runs["bi"], shard_size=30, progress=False)
+    annotate(
+        [uni, bi], TEST, runs["joint_13"], shard_size=30, weights=[1, 3],
+        progress=False,
+    )  # fmt: skip
     for name, teachers in (("uni", [uni]), ("bi", [bi]), ("joint", [uni, bi])):
-        runs[name] = tmp / "runs" / name
-        runs[f"{name}_dev"] = tmp / "runs" / f"{name}_dev"
-        annotate(teachers, TEST, runs[name], shard_size=30, progress=False)
         annotate(
             teachers, TEST, runs[f"{name}_dev"], shard_size=30, weights_from_dev=dev,
             progress=False,
         )  # fmt: skip
-    runs["joint_13"] = tmp / "runs" / "joint_13"
-    annotate([uni, bi], TEST, runs["joint_13"], shard_size=30, weights=[1, 3])
     return {"teachers": [uni, bi], "dev": dev, **runs}
 
 
@@ -143,7 +148,7 @@ def test_runs_that_differ_are_refused(setup, tmp_path):
     with pytest.raises(DataError, match="the input's content differ"):
         merge_runs([setup["uni"], tmp_path / "edited"], tmp_path / "out")
     with pytest.raises(DataError, match="teacher 'uni' is in"):
-        merge_runs([setup["uni"], setup["joint"]], tmp_path / "out")
+        merge_runs([setup["uni"], setup["joint_13"]], tmp_path / "out")
     unfinished = tmp_path / "unfinished"
     shutil.copytree(setup["bi"], unfinished)
     (unfinished / "summary.json").unlink()
