@@ -7,16 +7,13 @@ import sys
 import numpy
 import pytest
 import spacy
-from spacy.util import make_tempdir
 from student_data import make_examples, student_nlp
 from thinc.api import Adam
 
 from spacy_kd.distillation.export import export_student, stock_config, student_names
 
 
-@pytest.fixture(params=[False, True], ids=["exclusive", "multilabel"])
-def trained(request):
-    multi_label = request.param
+def train(multi_label: bool):
     nlp = student_nlp(multi_label, temperature=2.0, alpha=0.7)
     gold, pseudo = make_examples(nlp, multi_label=multi_label)
     nlp.initialize(lambda: gold + pseudo)
@@ -24,6 +21,11 @@ def trained(request):
     for _ in range(3):
         nlp.update(gold + pseudo, sgd=optimizer)
     return multi_label, nlp, gold + pseudo, optimizer
+
+
+@pytest.fixture(params=[False, True], ids=["exclusive", "multilabel"])
+def trained(request):
+    return train(request.param)
 
 
 def cats(nlp, texts):
@@ -65,30 +67,58 @@ def test_training_goes_on_with_the_original(trained):
     assert numpy.abs(cats(nlp, texts) - before).max() > 1e-4
 
 
-def test_exported_pipeline_round_trips_in_a_fresh_process(trained):
-    _, nlp, examples, _ = trained
-    texts = [eg.reference.text for eg in examples[:8]]
+FRESH = """
+import json, sys, spacy
+out = {}
+for path, texts in json.loads(sys.argv[1]).items():
+    nlp = spacy.load(path)
+    cats = [doc.cats for doc in nlp.pipe(texts)]
+    out[path] = [[c[k] for k in sorted(c)] for c in cats]
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Both students (exclusive, multi-label) trained, exported to disk and loaded
+    in ONE fresh interpreter (its start costs more than all the rest):
+    multi_label -> (trained nlp, texts, exported folder, what the fresh interpreter
+    predicted, or its stderr if it failed)."""
+    tmp = tmp_path_factory.mktemp("exported")
+    students = {}
+    for multi_label in (False, True):
+        _, nlp, examples, _ = train(multi_label)
+        path = tmp / ("multilabel" if multi_label else "exclusive")
+        export_student(nlp).to_disk(path)
+        texts = [eg.reference.text for eg in examples[:8]]
+        students[multi_label] = (nlp, texts, path)
+    wanted = {str(path): texts for _, texts, path in students.values()}
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH, json.dumps(wanted)],
+        capture_output=True, text=True, cwd=str(tmp),
+    )  # fmt: skip
+    found = json.loads(result.stdout.splitlines()[-1]) if result.returncode == 0 else {}
+    return {
+        multi_label: (
+            nlp,
+            texts,
+            path,
+            found.get(str(path), f"exit {result.returncode}: {result.stderr}"),
+        )
+        for multi_label, (nlp, texts, path) in students.items()
+    }
+
+
+@pytest.mark.parametrize("multi_label", [False, True], ids=["exclusive", "multilabel"])
+def test_exported_pipeline_round_trips_in_a_fresh_process(exported, multi_label):
+    nlp, texts, path, fresh = exported[multi_label]
     want = cats(nlp, texts)
-    with make_tempdir() as d:
-        export_student(nlp).to_disk(d / "student")
-        config = (d / "student" / "config.cfg").read_text(encoding="utf-8")
-        assert "kd_textcat" not in config
-        code = (
-            "import json, sys, spacy\n"
-            "nlp = spacy.load(sys.argv[1])\n"
-            "out = [doc.cats for doc in nlp.pipe(json.loads(sys.argv[2]))]\n"
-            "print(json.dumps([[c[k] for k in sorted(c)] for c in out]))\n"
-        )
-        result = subprocess.run(
-            [sys.executable, "-c", code, str(d / "student"), json.dumps(texts)],
-            capture_output=True, text=True, cwd=str(d),
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr
-        numpy.testing.assert_allclose(
-            numpy.array(json.loads(result.stdout)), want, rtol=1e-5
-        )
-        reloaded = spacy.load(d / "student")
-        numpy.testing.assert_allclose(cats(reloaded, texts), want, rtol=1e-6)
+    config = (path / "config.cfg").read_text(encoding="utf-8")
+    assert "kd_textcat" not in config
+    assert not isinstance(fresh, str), fresh  # the fresh interpreter's stderr
+    numpy.testing.assert_allclose(numpy.array(fresh), want, rtol=1e-5)
+    reloaded = spacy.load(path)
+    numpy.testing.assert_allclose(cats(reloaded, texts), want, rtol=1e-6)
 
 
 def test_a_pipeline_without_students_is_returned_as_is():

@@ -6,7 +6,9 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Dict
 
 import pytest
 import spacy
@@ -69,15 +71,42 @@ sys.path[:0] = sys.argv[1].split("|")
 hidden = json.loads(sys.argv[4])
 unavailable = [m for m in hidden if importlib.util.find_spec(m) is None]
 import spacy
-nlp = spacy.load(sys.argv[2])
 texts = json.loads(sys.argv[3])
-cats = [doc.cats for doc in nlp.pipe(texts)]
-one = [nlp(t).cats for t in texts]
-print(json.dumps({
-    "cats": cats, "one": one, "unavailable": unavailable,
-    "factories": [nlp.get_pipe_meta(n).factory for n in nlp.pipe_names],
-    "imported": sorted(m for m in sys.modules if m.split(".")[0] in hidden),
-}))
+out = {}
+for path in json.loads(sys.argv[2]):
+    nlp = spacy.load(path)
+    out[path] = {
+        "cats": [doc.cats for doc in nlp.pipe(texts)],
+        "one": [nlp(t).cats for t in texts],
+        "unavailable": unavailable,
+        "factories": [nlp.get_pipe_meta(n).factory for n in nlp.pipe_names],
+        # so far, this pipeline's loading included: a hidden import fails this
+        # pipeline and every one after it
+        "imported": sorted(m for m in sys.modules if m.split(".")[0] in hidden),
+    }
+print(json.dumps(out))
+"""
+# ``python -m spacy train ARGS`` once per ARGS, as ``-m`` runs it (runpy), in one
+# fresh interpreter: starting one and importing spaCy, torch and transformers costs
+# far more than training a tiny student, and spaCy loads the registered entry points
+# (spacy_kd's among them) at its first pipeline, whatever the config.
+TRAIN = r"""
+import contextlib, io, json, runpy, sys, traceback
+runs = []
+for argv in json.loads(sys.argv[1]):
+    sys.argv = ["spacy", *argv]
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        try:
+            runpy.run_module("spacy", run_name="__main__", alter_sys=True)
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else int(e.code is not None)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    runs.append({"returncode": code, "output": output.getvalue()})
+print(json.dumps(runs))
 """
 
 
@@ -101,63 +130,108 @@ def production_site(tmp_path, hidden=HIDDEN) -> Path:
     return farm
 
 
-def train_student(tmp_path, config: str):
-    """``python -m spacy train configs/CONFIG`` on tiny gold + pseudo data: the
-    completed run's stdout and its model-best."""
+@dataclass
+class TrainRun:
+    returncode: int
+    output: str  # stdout and stderr
+    model: Path  # its model-best
+
+
+def train_students(tmp_path: Path, configs, *args: str) -> Dict[str, TrainRun]:
+    """``python -m spacy train configs/CONFIG ARGS`` for each config, on the same
+    tiny gold + pseudo data, in one fresh interpreter (TRAIN): config -> its run."""
     gold, folder, _ = write_corpus(tmp_path, n_gold=16)
-    out = tmp_path / "out"
-    cmd = [
-        sys.executable, "-m", "spacy", "train", str(REPO / "configs" / config),
-        "--output", str(out), "--paths.train", str(gold), "--paths.dev", str(gold),
-        "--paths.pseudo", str(folder), "--training.max_steps", "6",
-        "--training.eval_frequency", "3", "--nlp.batch_size", "8",
-    ]  # fmt: skip
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path))
+    argvs = []
+    for config in configs:
+        argvs.append([
+            "train", str(REPO / "configs" / config),
+            "--output", str(tmp_path / Path(config).stem),
+            "--paths.train", str(gold), "--paths.dev", str(gold),
+            "--paths.pseudo", str(folder), "--training.max_steps", "6",
+            "--training.eval_frequency", "3", "--nlp.batch_size", "8", *args,
+        ])  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", TRAIN, json.dumps(argvs)],
+        capture_output=True, text=True, cwd=str(tmp_path),
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout, out / "model-best"
+    runs = json.loads(result.stdout.splitlines()[-1])
+    return {
+        config: TrainRun(
+            run["returncode"],
+            run["output"] + result.stderr,
+            tmp_path / Path(config).stem / "model-best",
+        )
+        for config, run in zip(configs, runs)
+    }
 
 
-def check_in_production(tmp_path, model, hidden, paths: str) -> None:
-    """Load ``model`` in a fresh interpreter where the ``hidden`` modules cannot be
-    imported (``paths``: its sys.path entries, ``|``-separated) and check that it
-    imports none of them and predicts as it does here."""
+def in_production(tmp_path, models, hidden, paths: str) -> Dict[Path, dict]:
+    """Load each of ``models`` in ONE fresh interpreter where the ``hidden`` modules
+    cannot be imported (``paths``: its sys.path entries, ``|``-separated): model ->
+    what PRODUCTION found (check it with ``check_in_production``)."""
     texts = [text for text, _ in rows()[:6]]
-    expected = [doc.cats for doc in spacy.load(model).pipe(texts)]
     run = subprocess.run(
         [sys.executable, "-S", "-c", PRODUCTION, paths,
-         str(model), json.dumps(texts), json.dumps(list(hidden))],
+         json.dumps([str(m) for m in models]), json.dumps(texts),
+         json.dumps(list(hidden))],
         capture_output=True, text=True, cwd=str(tmp_path),
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    got = json.loads(run.stdout)
+    found = json.loads(run.stdout.splitlines()[-1])
+    return {Path(path): got for path, got in found.items()}
+
+
+def check_in_production(model, hidden, got: dict, nlp=None) -> None:
+    """``got``, from ``in_production``: ``model`` imports none of the ``hidden``
+    modules, which could not be imported, and predicts as it does here (``nlp``:
+    ``model`` already loaded)."""
+    texts = [text for text, _ in rows()[:6]]
+    nlp = spacy.load(model) if nlp is None else nlp
+    expected = [doc.cats for doc in nlp.pipe(texts)]
     assert got["unavailable"] == list(hidden)
     assert got["imported"] == []
     assert got["factories"] == ["textcat"]
+    assert len(got["cats"]) == len(got["one"]) == len(expected)
     for a, b, c in zip(got["cats"], got["one"], expected):
         assert a == pytest.approx(c, rel=1e-5) and b == pytest.approx(c, rel=1e-5)
 
 
-def test_student_trains_with_spacy_train_and_loads_without_spacy_kd(tmp_path):
+@pytest.fixture(scope="module")
+def students(tmp_path_factory) -> Dict[str, TrainRun]:
+    """configs/student_bow.cfg and configs/student_tfidf.cfg, trained."""
+    tmp = tmp_path_factory.mktemp("students")
+    return train_students(tmp, ["student_bow.cfg", "student_tfidf.cfg"])
+
+
+def test_student_trains_with_spacy_train_and_loads_without_spacy_kd(students, tmp_path):
     """configs/student_bow.cfg through plain ``python -m spacy train`` on tiny data:
     the distillation callback, reader, logger and export all run, and the saved
     pipeline loads and predicts in an interpreter where torch, transformers,
     spacy-transformers and spacy_kd cannot even be imported."""
-    stdout, model = train_student(tmp_path, "student_bow.cfg")
-    assert re.search(r"LOSS TEXTCAT\s+LOSS GOLD\s+LOSS DISTILL", stdout), stdout
-    config = (model / "config.cfg").read_text(encoding="utf-8")
+    run = students["student_bow.cfg"]
+    assert run.returncode == 0, run.output
+    assert re.search(r"LOSS TEXTCAT\s+LOSS GOLD\s+LOSS DISTILL", run.output), run.output
+    config = (run.model / "config.cfg").read_text(encoding="utf-8")
     assert 'factory = "textcat"' in config and "kd_textcat" not in config
-    check_in_production(tmp_path, model, HIDDEN, str(production_site(tmp_path)))
+    paths = str(production_site(tmp_path))
+    got = in_production(tmp_path, [run.model], HIDDEN, paths)[run.model]
+    check_in_production(run.model, HIDDEN, got)
 
 
 TORCH_FREE = tuple(m for m in HIDDEN if m != "spacy_kd")
 
 
-def test_tfidf_student_trains_and_loads_with_spacy_kd_but_without_torch(tmp_path):
+def test_tfidf_student_trains_and_loads_with_spacy_kd_but_without_torch(
+    students, tmp_path
+):
     """configs/student_tfidf.cfg: its layers are spacy_kd's, so the shipped student
     needs spacy_kd, and must load and predict where torch, transformers and
     spacy-transformers cannot be imported (and import none of them)."""
-    _, model = train_student(tmp_path, "student_tfidf.cfg")
-    config = (model / "config.cfg").read_text(encoding="utf-8")
+    run = students["student_tfidf.cfg"]
+    assert run.returncode == 0, run.output
+    config = (run.model / "config.cfg").read_text(encoding="utf-8")
     assert 'factory = "textcat"' in config and "spacy-kd.TfidfLinear.v1" in config
     paths = f"{production_site(tmp_path, TORCH_FREE)}|{REPO}"
-    check_in_production(tmp_path, model, TORCH_FREE, paths)
+    got = in_production(tmp_path, [run.model], TORCH_FREE, paths)[run.model]
+    check_in_production(run.model, TORCH_FREE, got)

@@ -7,18 +7,22 @@ through ``spacy train`` and a load where torch cannot be imported.
 """
 
 import re
-import subprocess
-import sys
 from collections import Counter
 
 import numpy
 import pytest
 import spacy
-from pseudo_corpus import REPO, write_corpus
+from pseudo_corpus import REPO
 from spacy.training import Example
 from spacy.util import make_tempdir, registry
 from student_data import gold_cats, labels_for, rows
-from test_production import TORCH_FREE, check_in_production, production_site
+from test_production import (
+    TORCH_FREE,
+    check_in_production,
+    in_production,
+    production_site,
+    train_students,
+)
 from thinc.api import Adam, Config, set_dropout_rate
 from thinc.types import Ragged
 
@@ -350,40 +354,45 @@ def test_shipped_configs_name_the_vectors_and_tune_one_optimizer():
 
 # --- the shipped configs, end to end ----------------------------------------------
 
+VECTOR_CONFIGS = {
+    "student_vectors_cnn.cfg": "spacy-kd.VectorCNN.v1",
+    "student_tfidf_vectors_cnn.cfg": "spacy-kd.TfidfVectorCNN.v1",
+    "student_tfidf_mean_vectors.cfg": "spacy-kd.TfidfMeanVectors.v1",
+}
 
-@pytest.mark.parametrize(
-    "config,arch",
-    [
-        ("student_vectors_cnn.cfg", "spacy-kd.VectorCNN.v1"),
-        ("student_tfidf_vectors_cnn.cfg", "spacy-kd.TfidfVectorCNN.v1"),
-        ("student_tfidf_mean_vectors.cfg", "spacy-kd.TfidfMeanVectors.v1"),
-    ],
-)
+
+@pytest.fixture(scope="module")
+def vector_students(vectors_dir, tmp_path_factory):
+    """The three vector configs trained by ``python -m spacy train CONFIG
+    --paths.vectors DIR`` (one fresh interpreter for the three: see TRAIN), and the
+    students that trained loaded in ONE interpreter where torch, transformers and
+    spacy-transformers cannot be imported: (config -> run, model -> what it found)."""
+    tmp = tmp_path_factory.mktemp("vector-students")
+    runs = train_students(
+        tmp, list(VECTOR_CONFIGS), "--paths.vectors", str(vectors_dir)
+    )
+    models = [run.model for run in runs.values() if run.returncode == 0]
+    paths = f"{production_site(tmp, TORCH_FREE)}|{REPO}"
+    return runs, in_production(tmp, models, TORCH_FREE, paths) if models else {}
+
+
+@pytest.mark.parametrize("config,arch", list(VECTOR_CONFIGS.items()))
 def test_vector_student_trains_and_loads_without_torch(
-    config, arch, vectors_dir, tmp_path
+    config, arch, vectors_dir, vector_students
 ):
     """``python -m spacy train configs/CONFIG --paths.vectors DIR`` on tiny gold +
     pseudo data; the saved student holds the vectors and predicts where torch,
     transformers and spacy-transformers cannot be imported."""
-    gold, folder, _ = write_corpus(tmp_path, n_gold=16)
-    out = tmp_path / "out"
-    cmd = [
-        sys.executable, "-m", "spacy", "train", str(REPO / "configs" / config),
-        "--output", str(out), "--paths.train", str(gold), "--paths.dev", str(gold),
-        "--paths.pseudo", str(folder), "--paths.vectors", str(vectors_dir),
-        "--training.max_steps", "6", "--training.eval_frequency", "3",
-        "--nlp.batch_size", "8",
-    ]  # fmt: skip
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"LOSS TEXTCAT\s+LOSS GOLD\s+LOSS DISTILL", result.stdout)
-    model = out / "model-best"
-    text = (model / "config.cfg").read_text(encoding="utf-8")
+    runs, production = vector_students
+    run = runs[config]
+    assert run.returncode == 0, run.output
+    assert re.search(r"LOSS TEXTCAT\s+LOSS GOLD\s+LOSS DISTILL", run.output)
+    text = (run.model / "config.cfg").read_text(encoding="utf-8")
     assert 'factory = "textcat"' in text and arch in text
-    saved = spacy.load(model).vocab.vectors
+    nlp = spacy.load(run.model)
+    saved = nlp.vocab.vectors
     assert saved.data.tobytes() == spacy.load(vectors_dir).vocab.vectors.data.tobytes()
-    paths = f"{production_site(tmp_path, TORCH_FREE)}|{REPO}"
-    check_in_production(tmp_path, model, TORCH_FREE, paths)
+    check_in_production(run.model, TORCH_FREE, production[run.model], nlp)
 
 
 def test_vectors_cover_the_fixture_words(vectors_dir):
