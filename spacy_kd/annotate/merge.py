@@ -32,13 +32,12 @@ from spacy_kd.annotate.manifest import (
 )
 from spacy_kd.annotate.pseudo import RECORD_KEY
 from spacy_kd.annotate.run import (
-    AnnotateSummary,
     ShardSettings,
     build_shard,
     shard_done,
-    summarize,
     write_shard,
 )
+from spacy_kd.annotate.summary import AnnotateSummary, run_summary
 from spacy_kd.annotate.teachers import load_teachers
 from spacy_kd.annotate.weights import (
     DevFit,
@@ -147,18 +146,11 @@ def merge_runs(
             n_new += n_docs
         bar.update(1)
     bar.close()
-    seconds = time.perf_counter() - start
-    summary = summarize(output_dir, names, labels, weights)
-    summary.n_shards_resumed = n_resumed
-    summary.dev_fit_reused = reused
-    if dev_fit is not None and dev_fit.temperatures:
-        summary.calibration = {
-            "temperatures": dev_fit.temperatures,
-            "ece_dev_before": dev_fit.ece_before,
-            "ece_dev_after": dev_fit.ece_after,
-        }
-    summary.seconds = seconds
-    summary.docs_per_second = n_new / seconds if seconds > 0 else 0.0
+    summary = run_summary(
+        output_dir, names, labels, weights,
+        n_new=n_new, n_resumed=n_resumed, seconds=time.perf_counter() - start,
+        dev_fit=dev_fit, dev_fit_reused=reused,
+    )  # fmt: skip
     data = summary.to_dict()
     data["merged_from"] = [str(run.resolve()) for run in runs]
     write_json_atomic(output_dir / SUMMARY, data)

@@ -18,7 +18,6 @@ files are the same and either resumes the other's run.
 
 import contextlib
 import itertools
-import json
 import math
 import sys
 import time
@@ -46,10 +45,10 @@ from spacy_kd.annotate.manifest import (
     SUMMARY,
     check_manifest,
     is_run_file,
-    iter_shards,
     make_manifest,
 )
 from spacy_kd.annotate.pseudo import hard_labels, mark_pseudo
+from spacy_kd.annotate.summary import AnnotateSummary, run_summary
 from spacy_kd.annotate.teachers import Teacher, load_teachers, run_teacher
 from spacy_kd.annotate.weights import (
     DevFit,
@@ -98,31 +97,6 @@ def is_blank(item: Union[str, Doc]) -> bool:
     if isinstance(item, Doc):
         return all(token.is_space for token in item)
     return not item.strip()
-
-
-@dataclass
-class AnnotateSummary:
-    output_dir: str
-    teachers: List[str]
-    weights: List[float]
-    n_input: int = 0
-    n_written: int = 0
-    n_dropped_low_confidence: int = 0
-    n_empty_skipped: int = 0
-    n_shards: int = 0
-    n_shards_resumed: int = 0
-    label_counts: Dict[str, float] = field(default_factory=dict)
-    mean_confidence: float = 0.0
-    teacher_agreement: Dict[str, float] = field(default_factory=dict)
-    # fitted on dev (--weights-from-dev): temperatures, ECE before and after
-    calibration: Dict[str, Any] = field(default_factory=dict)
-    # the dev fit was read from the run's dev_fit.json (teachers not run on dev)
-    dev_fit_reused: bool = False
-    seconds: float = 0.0
-    docs_per_second: float = 0.0
-
-    def to_dict(self) -> Dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def annotate(
@@ -269,18 +243,11 @@ def annotate(
         n_new, n_resumed = _annotate_locally(
             teachers, shards, output_dir, shard_settings, threads, progress
         )
-    seconds = time.perf_counter() - start
-    summary = summarize(output_dir, [t.name for t in teachers], labels, weights)
-    summary.n_shards_resumed = n_resumed
-    summary.dev_fit_reused = reused
-    if dev_fit is not None and dev_fit.temperatures:
-        summary.calibration = {
-            "temperatures": dev_fit.temperatures,
-            "ece_dev_before": dev_fit.ece_before,
-            "ece_dev_after": dev_fit.ece_after,
-        }
-    summary.seconds = seconds
-    summary.docs_per_second = n_new / seconds if seconds > 0 else 0.0
+    summary = run_summary(
+        output_dir, [t.name for t in teachers], labels, weights,
+        n_new=n_new, n_resumed=n_resumed, seconds=time.perf_counter() - start,
+        dev_fit=dev_fit, dev_fit_reused=reused,
+    )  # fmt: skip
     write_json_atomic(output_dir / SUMMARY, summary.to_dict())
     return summary
 
@@ -439,41 +406,6 @@ def build_shard(
         "agreement_counts": agree,
         "_bytes": doc_bin.to_bytes(),
     }
-
-
-def summarize(
-    output_dir: Path, names: List[str], labels: List[str], weights: List[float]
-) -> AnnotateSummary:
-    """Counts, label distribution, confidence and teacher agreement over every shard
-    (``names``: the teachers'; ``labels`` in the run's order).
-
-    Read from the per-shard statistics files, so resumed shards are counted too.
-    """
-    summary = AnnotateSummary(
-        output_dir=str(output_dir), teachers=list(names), weights=weights
-    )
-    label_totals = numpy.zeros(len(labels))
-    conf_total = 0.0
-    agree: Dict[str, int] = {}
-    for shard_path in iter_shards(output_dir):
-        stats = json.loads(shard_path.with_suffix(".json").read_text(encoding="utf-8"))
-        summary.n_shards += 1
-        for key in (
-            "n_input",
-            "n_empty_skipped",
-            "n_dropped_low_confidence",
-            "n_written",
-        ):
-            setattr(summary, key, getattr(summary, key) + stats[key])
-        label_totals += numpy.asarray(stats["label_totals"])
-        conf_total += stats["confidence_sum"]
-        for pair, count in stats["agreement_counts"].items():
-            agree[pair] = agree.get(pair, 0) + count
-    n = summary.n_written
-    summary.label_counts = {label: int(c) for label, c in zip(labels, label_totals)}
-    summary.mean_confidence = conf_total / n if n else 0.0
-    summary.teacher_agreement = {k: v / n for k, v in agree.items()} if n else {}
-    return summary
 
 
 def _progress(enabled: bool):

@@ -25,6 +25,11 @@ def _parse_weights(value: Optional[str]) -> Optional[List[float]]:
         ) from None
 
 
+def _weights_text(summary) -> str:
+    """``teacher=weight, ...`` of an annotate or merged run's summary."""
+    return ", ".join(f"{n}={w:.2f}" for n, w in zip(summary.teachers, summary.weights))
+
+
 @app.command("annotate")
 def annotate_cli(
     paths: List[Path] = typer.Argument(
@@ -118,9 +123,7 @@ def annotate_cli(
         )
     if summary.n_empty_skipped:
         msg.warn(f"Skipped {summary.n_empty_skipped} empty texts")
-    weights_text = ", ".join(
-        f"{n}={w:.2f}" for n, w in zip(summary.teachers, summary.weights)
-    )
+    weights_text = _weights_text(summary)
     msg.info(f"Teachers: {weights_text}; mean confidence {summary.mean_confidence:.3f}")
     for pair, rate in summary.teacher_agreement.items():
         msg.info(f"Agreement {pair.replace('|', ' vs ')}: {rate:.3f}")
@@ -161,9 +164,7 @@ def annotate_merge_cli(
             weights_from_dev=weights_from_dev, batch_size=batch_size,
             progress=progress, overwrite=overwrite,
         )  # fmt: skip
-    weights_text = ", ".join(
-        f"{n}={w:.2f}" for n, w in zip(summary.teachers, summary.weights)
-    )
+    weights_text = _weights_text(summary)
     msg.good(
         f"Merged {len(runs)} runs into {summary.n_written} docs in "
         f"{summary.n_shards} shards in {output_dir} ({summary.n_shards_resumed} "
