@@ -1,5 +1,6 @@
 """Helpers shared by the tests (importable: pytest puts tests/ on sys.path)."""
 
+import json
 import random
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Optional
@@ -51,6 +52,17 @@ def train_bow_textcat(
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(out)
     return Path(out)
+
+
+def write_multilabel(src: Path, dst: Path) -> Path:
+    """A 20 Newsgroups JSONL fixture relabelled multi-label: each doc's newsgroup
+    plus its top-level group (comp.graphics + comp)."""
+    rows = [json.loads(line) for line in src.read_text().splitlines() if line.strip()]
+    with dst.open("w", encoding="utf-8") as f:
+        for row in rows:
+            labels = [row["label"], row["label"].split(".")[0]]
+            f.write(json.dumps({"text": row["text"], "labels": labels}) + "\n")
+    return dst
 
 
 def snapshot(folder: Path) -> Dict[str, bytes]:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import spacy
 from conftest import DATA_DIR, REPO_ROOT
-from helpers import train_bow_textcat
+from helpers import train_bow_textcat, write_multilabel
 from spacy.language import Language
 from spacy.scorer import Scorer
 from spacy.tokens import DocBin
@@ -47,16 +47,6 @@ SPACY_TINY = {"n_speed_docs": 12, "n_warmup": 2, "batch_size": 8}
 # ----- fixtures: tiny real data and pipelines -----------------------------------------
 
 
-def _write_multilabel(src: Path, dst: Path) -> Path:
-    """The newsgroup plus its top-level hierarchy as labels (comp.graphics + comp)."""
-    rows = [json.loads(line) for line in src.read_text().splitlines() if line.strip()]
-    with dst.open("w", encoding="utf-8") as f:
-        for row in rows:
-            labels = [row["label"], row["label"].split(".")[0]]
-            f.write(json.dumps({"text": row["text"], "labels": labels}) + "\n")
-    return dst
-
-
 def _train_textcat(
     train: Path, out: Path, *, multi_label: bool, epochs: int, seed: int = 0
 ) -> Path:
@@ -73,12 +63,12 @@ def work(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def ml_train(work) -> Path:
-    return _write_multilabel(TRAIN, work / "train_ml.jsonl")
+    return write_multilabel(TRAIN, work / "train_ml.jsonl")
 
 
 @pytest.fixture(scope="module")
 def ml_test(work) -> Path:
-    return _write_multilabel(TEST, work / "test_ml.jsonl")
+    return write_multilabel(TEST, work / "test_ml.jsonl")
 
 
 @pytest.fixture(scope="module")

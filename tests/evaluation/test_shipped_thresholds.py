@@ -3,13 +3,12 @@
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 import spacy
 from conftest import DATA_DIR
-from helpers import snapshot, train_bow_textcat
+from helpers import snapshot, train_bow_textcat, write_multilabel
 from spacy.training import Example
 
 from spacy_kd.data.readers import create_textcat_corpus_reader
@@ -19,21 +18,11 @@ from spacy_kd.evaluation.metrics import score_cats, tune_thresholds
 from spacy_kd.evaluation.thresholds import save_tuned_thresholds
 
 
-def _multilabel(src: Path, dst: Path) -> Path:
-    """The newsgroup plus its top-level group as labels (comp.graphics + comp)."""
-    rows = [json.loads(x) for x in src.read_text().splitlines() if x.strip()]
-    with dst.open("w", encoding="utf-8") as f:
-        for row in rows:
-            labels = [row["label"], row["label"].split(".")[0]]
-            f.write(json.dumps({"text": row["text"], "labels": labels}) + "\n")
-    return dst
-
-
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
     work = tmp_path_factory.mktemp("thresholds")
-    train = _multilabel(DATA_DIR / "20ng_train.jsonl", work / "train.jsonl")
-    dev = _multilabel(DATA_DIR / "20ng_test.jsonl", work / "dev.jsonl")
+    train = write_multilabel(DATA_DIR / "20ng_train.jsonl", work / "train.jsonl")
+    dev = write_multilabel(DATA_DIR / "20ng_test.jsonl", work / "dev.jsonl")
     model = train_bow_textcat(
         create_textcat_corpus_reader(train), work / "raw", multi_label=True,
         length=2**14, epochs=4, batch_size=16,
