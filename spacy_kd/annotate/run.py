@@ -49,7 +49,12 @@ from spacy_kd.annotate.manifest import (
 )
 from spacy_kd.annotate.pseudo import hard_labels, mark_pseudo
 from spacy_kd.annotate.summary import AnnotateSummary, run_summary
-from spacy_kd.annotate.teachers import Teacher, load_teachers, run_teacher
+from spacy_kd.annotate.teachers import (
+    Teacher,
+    length_order,
+    load_teachers,
+    run_teacher,
+)
 from spacy_kd.annotate.weights import (
     DevFit,
     calibrated,
@@ -74,6 +79,8 @@ class ShardSettings:
     weights: one per teacher, in the teachers' order, normalised.
     temperatures: a teacher's name -> its temperature fitted on dev (absent: none).
     n_process: ``nlp.pipe``'s processes (the local engine; 1 in a Ray actor).
+    sort_by_length: run each shard's docs through the teachers shortest first, so
+        a batch pads little (the records keep the input order).
     """
 
     weights: List[float]
@@ -82,6 +89,7 @@ class ShardSettings:
     min_confidence: float = 0.0
     batch_size: int = 64
     n_process: int = 1
+    sort_by_length: bool = True
     temperatures: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -119,6 +127,7 @@ def annotate(
     engine: str = "local",
     address: Optional[str] = None,
     threads: int = 0,
+    sort_by_length: bool = True,
 ) -> AnnotateSummary:
     """Pseudo-annotate ``input_path`` with the teachers into shards in ``output_dir``.
 
@@ -134,6 +143,8 @@ def annotate(
         allow) with ``threads`` CPUs each, on an embedded Ray or, with ``address``
         (``auto``, ``host:port``), on an existing cluster.
     threads: torch threads per worker (0: torch's default; 1 in a Ray actor).
+    sort_by_length: the teachers read each shard's docs shortest first (fewer
+        padded positions in a batch); the output keeps the input's order.
     """
     input_path, output_dir = Path(input_path), Path(output_dir)
     if shard_size < 1 or batch_size < 1:
@@ -228,7 +239,7 @@ def annotate(
     shard_settings = ShardSettings(
         weights=weights, hard=hard, threshold=threshold,
         min_confidence=min_confidence, batch_size=batch_size, n_process=n_process,
-        temperatures=temperatures,
+        sort_by_length=sort_by_length, temperatures=temperatures,
     )  # fmt: skip
     start = time.perf_counter()
     shards = input_shards(items, shard_size)
@@ -327,11 +338,12 @@ def annotate_shard(
     labels, multi_label = teachers[0].labels, teachers[0].multi_label
     kept = [(i, t) for i, t in chunk if not is_blank(t)]
     texts = [t for _, t in kept]
+    order = length_order(texts) if settings.sort_by_length else None
     per_teacher = {}
     docs: List[Any] = []
     for t in teachers:
         probs, teacher_docs = run_teacher(
-            t, texts, labels, settings.batch_size, settings.n_process
+            t, texts, labels, settings.batch_size, settings.n_process, order=order
         )
         temperature = settings.temperatures.get(t.name)
         per_teacher[t.name] = calibrated(probs, temperature, multi_label)

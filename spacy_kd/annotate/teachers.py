@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.language import Language
@@ -84,13 +84,39 @@ def run_teacher(
     labels: List[str],
     batch_size: int,
     n_process: int,
+    order: Optional[Sequence[int]] = None,
 ) -> Tuple[numpy.ndarray, List[Doc]]:
     """Run a teacher on texts or Docs: its probabilities in ``labels`` order (a
-    float64 (n_docs, n_labels) array), and its docs."""
+    float64 (n_docs, n_labels) array), and its docs, both in the input's order.
+
+    order: the order to feed them in (e.g. ``length_order``: a batch of docs of
+    like length pads little); the results are put back in the input's order.
+    """
+    if order is not None:
+        if sorted(order) != list(range(len(texts))):
+            raise ValueError("order must be a permutation of the texts' positions")
+        texts = [texts[i] for i in order]
     scored = list(
         pipe_scores(
             teacher.nlp, labels, texts, batch_size=batch_size, n_process=n_process
         )
     )
     probs = numpy.asarray([row for _doc, row in scored], dtype="float64")
-    return probs.reshape(len(scored), len(labels)), [doc for doc, _row in scored]
+    probs = probs.reshape(len(scored), len(labels))
+    docs = [doc for doc, _row in scored]
+    if order is not None:
+        back = numpy.empty(len(order), dtype="int64")
+        back[numpy.asarray(order, dtype="int64")] = numpy.arange(len(order))
+        probs = probs[back]
+        docs = [docs[i] for i in back]
+    return probs, docs
+
+
+def length_order(texts: Sequence[Union[str, Doc]]) -> List[int]:
+    """The positions of ``texts`` shortest first (characters; ties keep their
+    order)."""
+    return sorted(range(len(texts)), key=lambda i: len(_text(texts[i])))
+
+
+def _text(item: Union[str, Doc]) -> str:
+    return item.text if isinstance(item, Doc) else item

@@ -15,7 +15,7 @@ from spacy_kd.annotate.calibration import (
     fit_temperature,
 )
 from spacy_kd.annotate.manifest import DEV_FIT
-from spacy_kd.annotate.teachers import Teacher, run_teacher
+from spacy_kd.annotate.teachers import Teacher, length_order, run_teacher
 from spacy_kd.data.labelled import read_labelled
 from spacy_kd.errors import DataError
 from spacy_kd.util import EPS, content_sha256, write_json_atomic
@@ -95,7 +95,11 @@ def fit_on_dev(
         [[cats.get(label, 0.0) for label in labels] for cats in labelled.cats]
     )
     multi = teachers[0].multi_label
-    probs = [run_teacher(t, labelled.texts, labels, batch_size, 1)[0] for t in teachers]
+    order = length_order(labelled.texts)  # shortest first: less padding
+    probs = [
+        run_teacher(t, labelled.texts, labels, batch_size, 1, order=order)[0]
+        for t in teachers
+    ]
     fit = DevFit(weights=[])
     if calibrate:
         for i, (teacher, p) in enumerate(zip(teachers, probs)):

@@ -92,6 +92,12 @@ def annotate_cli(
         "--threads",
         help="torch threads per worker (0: torch's default; with --engine ray, 1)",
     ),
+    sort_by_length: bool = typer.Option(
+        True,
+        "--sort-by-length/--no-sort-by-length",
+        help="Feed each shard's docs to the teachers shortest first (less padding "
+        "in a batch); the output keeps the input's order",
+    ),
 ) -> None:
     """Run teachers over unlabelled text (JSONL, CSV, .txt, .spacy); write soft labels.
 
@@ -110,6 +116,7 @@ def annotate_cli(
             limit=limit, batch_size=batch_size, n_process=n_process,
             shard_size=shard_size, calibrate=calibrate, progress=progress,
             overwrite=overwrite, engine=engine, address=address, threads=threads,
+            sort_by_length=sort_by_length,
         )  # fmt: skip
     msg.good(
         f"Annotated {summary.n_written} docs into {summary.n_shards} shards in "

@@ -543,3 +543,43 @@ def test_the_dev_fit_is_stored_in_the_run_and_reused_on_rerun(
             teachers, corpus / "pool.txt", out, weights_from_dev=dev, limit=20,
             progress=False,
         )  # fmt: skip
+
+
+def test_teachers_read_each_shard_shortest_first_and_the_output_keeps_input_order(
+    teachers, corpus, tmp_path
+):
+    seen = []
+
+    @spacy.Language.component("spacy_kd_test_record_lengths")
+    def record_lengths(doc):
+        seen.append(len(doc.text))
+        return doc
+
+    from spacy_kd.annotate.teachers import length_order, load_teachers, run_teacher
+
+    teacher = load_teachers([teachers[0]])[0]
+    teacher.nlp.add_pipe("spacy_kd_test_record_lengths", first=True)
+    texts = [d.text for d in load_docs(corpus / "test.spacy")][:40]
+    labels = teacher.labels
+    plain, plain_docs = run_teacher(teacher, texts, labels, 8, 1)
+    assert seen == [len(t) for t in texts]
+    seen.clear()
+    order = length_order(texts)
+    probs, docs = run_teacher(teacher, texts, labels, 8, 1, order=order)
+    assert seen == sorted(len(t) for t in texts)  # shortest first
+    assert [d.text for d in docs] == texts  # given back in the input's order
+    assert numpy.array_equal(probs, plain)
+    with pytest.raises(ValueError, match="permutation"):
+        run_teacher(teacher, texts, labels, 8, 1, order=[0, 0, 1])
+    # annotate: the same shards either way (a BOW teacher does not depend on its
+    # batch), every doc in its input place
+    sorted_out, plain_out = tmp_path / "sorted", tmp_path / "plain"
+    for out, flag in ((sorted_out, True), (plain_out, False)):
+        annotate(
+            teachers, corpus / "test.spacy", out, shard_size=30, batch_size=8,
+            progress=False, sort_by_length=flag,
+        )  # fmt: skip
+    for a, b in zip(iter_shards(sorted_out), iter_shards(plain_out)):
+        assert a.read_bytes() == b.read_bytes()
+    written = [d.text for s in iter_shards(sorted_out) for d in load_docs(s)]
+    assert written == [d.text for d in load_docs(corpus / "test.spacy")]
