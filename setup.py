@@ -43,6 +43,8 @@ ENTRY_POINTS = {
         "spacy_kd.teachers.architectures:build_teacher_classifier",
         "spacy-kd.FrozenTransformerFeatures.v1 = "
         "spacy_kd.teachers.architectures:build_frozen_transformer_features",
+        "spacy-kd.FrozenTransformerFeatures.v2 = "
+        "spacy_kd.teachers.architectures:build_frozen_transformer_features_v2",
         "spacy-kd.FrozenCached.v1 = spacy_kd.teachers.frozen:build_frozen_cached",
         "spacy-kd.TfidfNgrams.v1 = spacy_kd.teachers.tfidf:build_tfidf_ngrams",
         "spacy-kd.TfidfNgrams.v2 = spacy_kd.teachers.tfidf:build_tfidf_ngrams_v2",

@@ -21,6 +21,7 @@ from spacy_kd.cli import (  # noqa: E402,F401
     pretrain_elmo,
     report,
     students,
+    teacher_inference,
 )
 
 __all__ = ["app"]

@@ -104,3 +104,37 @@ def build_frozen_transformer_features(
         transformer_config=dict(transformer_config or {}),
     )
     return build_frozen_cached(chain(transformer, build_trf_pooler(pooling, normalize)))
+
+
+def build_frozen_transformer_features_v2(
+    name: str,
+    get_spans: Callable,
+    tokenizer_config: Optional[dict] = None,
+    transformer_config: Optional[dict] = None,
+    pooling: str = "mean",
+    normalize: bool = True,
+    window_batch_size: int = 0,
+    quantize: Optional[str] = None,
+) -> Model[List[Doc], Floats2d]:
+    """``FrozenTransformerFeatures.v1`` with two inference settings (see
+    ``spacy_kd.teachers.inference``), which change neither the weights nor what is
+    saved, so a trained teacher is switched by its config alone:
+
+    window_batch_size: > 0 runs each batch's windows sorted by length, that many at
+        a time, each group padded to its own longest window (0: the whole batch in
+        one call, padded to its longest window, as spacy-transformers does).
+    quantize: ``"int8"`` predicts with int8 weights (torch dynamic quantization of
+        the linear layers, per channel); null: float32.
+    """
+    from spacy_transformers.architectures import create_TransformerModel_v3
+
+    from spacy_kd.teachers.inference import with_inference_settings
+
+    transformer = create_TransformerModel_v3(
+        name=name,
+        get_spans=get_spans,
+        tokenizer_config=dict(tokenizer_config or {}),
+        transformer_config=dict(transformer_config or {}),
+    )
+    with_inference_settings(transformer, window_batch_size, quantize)
+    return build_frozen_cached(chain(transformer, build_trf_pooler(pooling, normalize)))

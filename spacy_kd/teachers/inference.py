@@ -1,0 +1,176 @@
+"""Cheaper inference for a frozen transformer: windows batched by length, int8 weights.
+
+spacy-transformers pads every window of a batch of docs to the longest one and runs
+them in one call: with whole documents cut into strided windows, a batch mixes full
+windows with the short last window of each doc and with short docs, and on 20
+Newsgroups about 40% of the wordpieces it computes are padding. With
+``window_batch_size`` > 0 the windows of each call are sorted by their real length
+and run ``window_batch_size`` at a time, each group padded only to its own longest
+window; the hidden states are put back in the call's order (positions past a
+group's longest window hold 0; the pooling masks every padding position).
+
+``quantize="int8"`` runs the encoder with int8 weights: torch's dynamic quantization
+of every ``nn.Linear`` (per output channel; activations quantized on the fly), built
+once per process from the loaded float weights. The float model stays in the
+pipeline, so ``to_disk`` saves the float weights and a pipeline is switched back by
+its config alone. The embeddings are shared between the two. torch 2.13 warns that
+its quantized tensors are deprecated; that warning is silenced here and said in the
+README.
+
+Both apply only to a frozen encoder run to predict (the teachers' features): a
+forward pass that trains goes through spacy-transformers unchanged.
+"""
+
+import copy
+import warnings
+from typing import Any, Callable, List, Optional, Tuple
+
+from spacy.tokens import Doc
+from thinc.api import Model
+
+from spacy_kd.teachers._state import ModelState
+
+QUANTIZE = (None, "int8")
+# per model: the float torch module the fast one was made from, and the fast one
+_FAST = ModelState(lambda: {"source": None, "fast": None})
+
+
+def check_inference_settings(window_batch_size: int, quantize: Optional[str]) -> None:
+    if window_batch_size < 0:
+        raise ValueError(
+            f"window_batch_size must be >= 0 (0: the whole batch at once), got "
+            f"{window_batch_size}"
+        )
+    if quantize not in QUANTIZE:
+        raise ValueError(f"quantize must be null or 'int8', got {quantize!r}")
+
+
+def with_inference_settings(
+    transformer: Model, window_batch_size: int = 0, quantize: Optional[str] = None
+) -> Model:
+    """Make a spacy-transformers TransformerModel predict with windows batched by
+    length and, with ``quantize="int8"``, int8 weights (see the module's docstring);
+    training passes go through unchanged. The model is changed in place and
+    returned: its forward function is wrapped, and its layers, parameters and
+    attrs stay as they are, so a pipeline saved with one setting loads with another
+    (the settings live in the config only)."""
+    check_inference_settings(window_batch_size, quantize)
+    if not window_batch_size and not quantize:
+        return transformer
+    inner = transformer._func
+
+    def forward(model: Model, docs: List[Doc], is_train: bool) -> Tuple[Any, Callable]:
+        if is_train:
+            return inner(model, docs, is_train)
+        shim = model.layers[0].shims[0]
+        source = shim._model
+        shim._model = fast_module(model, source, window_batch_size, quantize)
+        try:
+            return inner(model, docs, is_train)
+        finally:
+            shim._model = source
+
+    transformer._func = forward
+    return transformer
+
+
+def fast_module(
+    model: Model, source: Any, window_batch_size: int, quantize: Optional[str]
+) -> Any:
+    """The torch module that predicts for ``source`` (the loaded float transformer),
+    made once per process and remade when the weights are replaced (``from_disk``)."""
+    state = _FAST.get(model.id)
+    if state["source"] is not source:
+        module = source
+        if quantize == "int8":
+            module = quantize_int8(source)
+        if window_batch_size:
+            module = LengthBatched(module, window_batch_size)
+        state.update(source=source, fast=module)
+    return state["fast"]
+
+
+def quantize_int8(source: Any) -> Any:
+    """A copy of a Hugging Face encoder whose ``nn.Linear`` layers hold int8 weights
+    (per output channel), sharing the float model's embeddings."""
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    embeddings = getattr(source, "embeddings", None)
+    if embeddings is not None:  # not copied: the int8 model reads the same table
+        memo = {id(embeddings): embeddings}
+        clone = copy.deepcopy(source, memo)
+    else:
+        clone = copy.deepcopy(source)
+    clone.eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(
+            clone,
+            {torch.nn.Linear: per_channel_dynamic_qconfig},
+            dtype=torch.qint8,
+            inplace=True,
+        )
+
+
+def _length_batched_class():
+    import torch
+
+    class _LengthBatched(torch.nn.Module):
+        """Run a Hugging Face encoder over windows sorted by real length, at most
+        ``batch_size`` windows a call, each call padded to its own longest window;
+        the outputs come back in the input's order, padded to the input's width."""
+
+        def __init__(self, module: Any, batch_size: int) -> None:
+            super().__init__()
+            self.module = module
+            self.batch_size = batch_size
+
+        def forward(self, input_ids, attention_mask, **kwargs):
+            config = getattr(self.module, "config", None)
+            if getattr(config, "output_hidden_states", False) or getattr(
+                config, "output_attentions", False
+            ):  # per-layer outputs are not regrouped: run the batch as it is
+                return self.module(
+                    input_ids=input_ids, attention_mask=attention_mask, **kwargs
+                )
+            n, width = input_ids.shape
+            lengths = attention_mask.sum(dim=1)
+            order = torch.argsort(lengths, descending=True, stable=True)
+            hidden = None
+            pooled = None
+            for start in range(0, n, self.batch_size):
+                rows = order[start : start + self.batch_size]
+                keep = max(int(lengths[rows].max()), 1)
+                extra = {k: v[rows, :keep] for k, v in kwargs.items() if v is not None}
+                out = self.module(
+                    input_ids=input_ids[rows, :keep],
+                    attention_mask=attention_mask[rows, :keep],
+                    **extra,
+                )
+                state = out.last_hidden_state
+                if hidden is None:
+                    hidden = state.new_zeros((n, width, state.shape[-1]))
+                hidden[rows, :keep] = state
+                pool = getattr(out, "pooler_output", None)
+                if pool is not None:
+                    if pooled is None:
+                        pooled = pool.new_zeros((n, pool.shape[-1]))
+                    pooled[rows] = pool
+            if hidden is None:  # no windows: let the encoder shape the empty output
+                return self.module(
+                    input_ids=input_ids, attention_mask=attention_mask, **kwargs
+                )
+            from transformers.modeling_outputs import (
+                BaseModelOutputWithPoolingAndCrossAttentions,
+            )
+
+            return BaseModelOutputWithPoolingAndCrossAttentions(
+                last_hidden_state=hidden, pooler_output=pooled
+            )
+
+    return _LengthBatched
+
+
+def LengthBatched(module: Any, batch_size: int) -> Any:
+    return _length_batched_class()(module, batch_size)
