@@ -94,6 +94,9 @@ setup(
         "plot": ["matplotlib"],
         # `annotate --engine ray`: one machine's cores or a cluster (CPU wheels only)
         "ray": ["ray==2.60.*"],
+        # quantize = "int8" in a BERT teacher (`spacy_kd teacher-inference`):
+        # onnxruntime's int8 kernels, and onnx for the export and quantization
+        "int8": ["onnxruntime==1.31.*", "onnx>=1.16"],
     },
     entry_points=ENTRY_POINTS,
 )

@@ -2,7 +2,8 @@
 # Create (or reuse) the project venv and install spacy_kd into it.
 # torch==2.13.0 goes in first: an unpinned torch would pull a multi-GB CUDA build.
 # Usage: scripts/setup_venv.sh [EXTRAS]   e.g. scripts/setup_venv.sh dev,ray
-# (ray: `annotate --engine ray`; its wheels are CPU-only and leave torch as it is)
+# (ray: `annotate --engine ray`; its wheels are CPU-only and leave torch as it is;
+# int8: onnxruntime for a BERT teacher with quantize = "int8")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
