@@ -24,14 +24,15 @@ def teacher_inference_cli(
     quantize: str = typer.Option(
         "none",
         "--quantize",
-        help="int8: int8 weights (torch dynamic quantization); none: float32",
+        help="int8: int8 weights (onnxruntime; pip install spacy_kd[int8]); none: "
+        "float32",
     ),  # fmt: skip
     overwrite: bool = overwrite_option(),
 ) -> None:
     """Copy a BERT teacher pipeline with other inference settings: windows batched
     by length and int8 weights. The weights are the same; only the copy's config
     differs, so `spacy.load`, `evaluate` and `annotate` all run it that way."""
-    with user_errors(ValueError):
+    with user_errors(ValueError, ImportError):
         if quantize not in ("none", "int8"):
             raise ValueError(f"--quantize takes none or int8, got {quantize!r}")
         blocks = switch_inference(

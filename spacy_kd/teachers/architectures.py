@@ -95,15 +95,9 @@ def build_frozen_transformer_features(
     are saved inside the pipeline, so ``spacy.load`` does not need the folder later.
     get_spans: e.g. ``spacy-transformers.strided_spans.v1`` so long docs are read whole.
     """
-    from spacy_transformers.architectures import create_TransformerModel_v3
-
-    transformer = create_TransformerModel_v3(
-        name=name,
-        get_spans=get_spans,
-        tokenizer_config=dict(tokenizer_config or {}),
-        transformer_config=dict(transformer_config or {}),
+    return build_frozen_transformer_features_v2(
+        name, get_spans, tokenizer_config, transformer_config, pooling, normalize
     )
-    return build_frozen_cached(chain(transformer, build_trf_pooler(pooling, normalize)))
 
 
 def build_frozen_transformer_features_v2(
@@ -123,8 +117,8 @@ def build_frozen_transformer_features_v2(
     window_batch_size: > 0 runs each batch's windows sorted by length, that many at
         a time, each group padded to its own longest window (0: the whole batch in
         one call, padded to its longest window, as spacy-transformers does).
-    quantize: ``"int8"`` predicts with int8 weights (torch dynamic quantization of
-        the linear layers, per channel); null: float32.
+    quantize: ``"int8"`` predicts with int8 weights (the encoder in onnxruntime,
+        quantized per channel; the ``int8`` extra); null: float32.
     """
     from spacy_transformers.architectures import create_TransformerModel_v3
 
