@@ -5,6 +5,7 @@ worker subprocesses."""
 import contextlib
 import hashlib
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -58,6 +59,23 @@ def atomic_path(path: Union[str, Path]) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+@contextlib.contextmanager
+def atomic_folder(path: Union[str, Path]) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; on success, replace ``path`` (a
+    folder, if any) with it. If the body raises, the temporary folder is removed
+    and ``path`` is left as it was."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.rename(path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager

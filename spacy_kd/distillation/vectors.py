@@ -21,8 +21,6 @@ torch and transformers are imported inside the functions that need them only.
 """
 
 import math
-import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from spacy.tokens import Doc
 from spacy_kd.data.docbin import read_docbin
 from spacy_kd.errors import DataError
 from spacy_kd.util import (
+    atomic_folder,
     atomic_open,
     check_default_output,
     check_outputs,
@@ -214,14 +213,8 @@ def init_spacy_vectors(vectors_file: PathLike, output: PathLike, lang: str) -> N
     output = Path(output)
     nlp = get_lang_class(lang)()
     convert_vectors(nlp, Path(vectors_file), truncate=0, prune=-1, attr="LOWER")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
+    with atomic_folder(output) as tmp:
         nlp.to_disk(tmp)
-        if output.exists():
-            shutil.rmtree(output)
-        tmp.rename(output)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def distill_vectors(

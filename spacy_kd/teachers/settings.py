@@ -8,7 +8,6 @@ loads the copy (``spacy.load``, ``spacy_kd evaluate``, ``annotate``) runs it tha
 """
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -17,7 +16,7 @@ from thinc.api import Config
 from spacy_kd.classifier import check_pipeline_dir, load_pipeline
 from spacy_kd.errors import DataError
 from spacy_kd.teachers.inference import check_inference_settings
-from spacy_kd.util import _same_file, check_writable
+from spacy_kd.util import _same_file, atomic_folder, check_writable
 
 FEATURES = (
     "spacy-kd.FrozenTransformerFeatures.v1",
@@ -84,15 +83,8 @@ def switch_inference(
         block["@architectures"] = FEATURES_V2
         block["window_batch_size"] = int(window_batch_size)
         block["quantize"] = quantize
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         shutil.copytree(source, tmp, dirs_exist_ok=True)
         config.to_disk(tmp / "config.cfg", interpolate=False)
         load_pipeline(tmp)  # refuse a copy that would not load
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return [path for path, _block in blocks]
