@@ -90,7 +90,13 @@ setup(
     extras_require={
         # ruff pinned: `ruff format --check` in scripts/test.sh must not change
         # with releases
-        "dev": ["pytest>=7", "ruff==0.17.6", "mypy", "hypothesis>=6"],
+        "dev": [
+            "pytest>=7",
+            "pytest-xdist>=3.5",
+            "ruff==0.17.6",
+            "mypy",
+            "hypothesis>=6",
+        ],
         "plot": ["matplotlib"],
         # `annotate --engine ray`: one machine's cores or a cluster (CPU wheels only)
         "ray": ["ray==2.60.*"],

@@ -9,4 +9,6 @@ export SPACY_KD_REQUIRE_RAY=1 SPACY_KD_REQUIRE_INT8=1
 LINTED="spacy_kd tests scripts benchmarks setup.py"
 ruff format --check $LINTED
 ruff check $LINTED  # line length (E501) included: pyproject.toml
-python -m pytest tests -q "$@"
+# one worker per core, each taking whole test files (module fixtures are built once);
+# conftest.py hands out the slowest files first
+python -m pytest tests -q -n auto --dist loadfile "$@"

