@@ -7,10 +7,14 @@ from spacy_kd.errors import DataError
 
 
 def blank_language(lang: str) -> Language:
-    """``spacy.blank(lang)``; an unknown language code is a DataError, not E048."""
+    """``spacy.blank(lang)``; an unknown language code is a DataError, not E048.
+    Any other ImportError (a plugin's entry point that fails to import, say) is
+    raised as it is: it says nothing about the code."""
     try:
         return spacy.blank(lang)
-    except ImportError:
+    except ImportError as err:
+        if "[E048]" not in str(err):
+            raise
         raise DataError(
             None,
             f"--lang {lang!r} is not a language code spaCy knows (e.g. en, de, xx "

@@ -142,6 +142,20 @@ def test_unknown_language_code_is_a_clear_error(tmp_path):
     assert not (tmp_path / "elmo").exists()
 
 
+def test_a_failing_plugin_import_is_not_called_an_unknown_language(monkeypatch):
+    """spacy.blank loads the plugins' entry points: one that cannot import (an
+    older spacy_kd copy shadowing the installed one, say) was reported as "--lang
+    'en' is not a language code"."""
+    from spacy_kd.data import language
+
+    def broken(lang):
+        raise ModuleNotFoundError("No module named 'spacy_kd.some_module'")
+
+    monkeypatch.setattr(language.spacy, "blank", broken)
+    with pytest.raises(ModuleNotFoundError, match="spacy_kd.some_module"):
+        language.blank_language("en")
+
+
 def test_pretrain_elmo_refuses_an_empty_corpus(tmp_path):
     src = tmp_path / "texts.txt"
     src.write_text("\n\n", encoding="utf-8")
