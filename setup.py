@@ -92,7 +92,7 @@ setup(
         # with releases
         "dev": [
             "pytest>=7",
-            "pytest-xdist>=3.5",
+            "pytest-xdist>=3.8",
             "ruff==0.17.6",
             "mypy",
             "hypothesis>=6",

@@ -11,4 +11,4 @@ ruff format --check $LINTED
 ruff check $LINTED  # line length (E501) included: pyproject.toml
 # one worker per core, each taking whole test files (module fixtures are built once);
 # conftest.py hands out the slowest files first
-python -m pytest tests -q -n auto --dist loadfile "$@"
+python -m pytest tests -q -n auto --dist loadfile --no-loadscope-reorder "$@"

@@ -21,8 +21,9 @@ def mini_wheel() -> Path:
 
 
 # Files whose tests take minutes: run first, so that with pytest-xdist (`-n auto
-# --dist loadfile`, scripts/test.sh) the other workers share the rest meanwhile
-# instead of one worker running them alone at the end.
+# --dist loadfile --no-loadscope-reorder`, scripts/test.sh; without the last option
+# xdist hands out the files with the most tests first) the other workers share the
+# rest meanwhile instead of one worker running them alone at the end.
 SLOW_FIRST = ("test_project.py", "test_ray_engine.py", "test_report_extras.py")
 
 
