@@ -20,6 +20,7 @@ import spacy
 from spacy.tokens import DocBin
 
 from spacy_kd.annotate.manifest import iter_shards
+from spacy_kd.annotate.pseudo import hard_labels, pseudo_record
 
 
 def probabilities(run: Path, teacher: str) -> numpy.ndarray:
@@ -27,7 +28,7 @@ def probabilities(run: Path, teacher: str) -> numpy.ndarray:
     rows = []
     for shard in iter_shards(run):
         for doc in DocBin(store_user_data=True).from_disk(shard).get_docs(vocab):
-            rows.append(doc.user_data["spacy_kd"]["probs"][teacher])
+            rows.append(pseudo_record(doc)["probs"][teacher])
     return numpy.asarray(rows, dtype="float64")
 
 
@@ -42,10 +43,16 @@ def main() -> None:
     b = probabilities(args.run_b, args.teacher_b)
     if a.shape != b.shape:
         raise SystemExit(f"the runs differ in shape: {a.shape} against {b.shape}")
-    if manifest.get("multi_label"):
-        same = ((a >= 0.5) == (b >= 0.5)).all(axis=1)
-    else:
-        same = a.argmax(axis=1) == b.argmax(axis=1)
+    multi_label = bool(manifest.get("multi_label"))
+    same = numpy.asarray(
+        [
+            (
+                hard_labels(x, multi_label=multi_label)
+                == hard_labels(y, multi_label=multi_label)
+            ).all()
+            for x, y in zip(a, b)
+        ]
+    )
     diff = numpy.abs(a - b)
     print(
         f"{len(a)} docs: same decisions {same.mean():.4f}, largest probability "
