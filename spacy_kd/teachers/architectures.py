@@ -38,7 +38,8 @@ def build_teacher_classifier(
     """Linear head over [contextual features ; TF-IDF n-grams].
 
     features: a doc encoder giving one vector per doc (e.g. FrozenTransformerFeatures).
-    tfidf: a ``spacy-kd.TfidfNgrams.v1`` layer, read by a sparse linear layer.
+    tfidf: a ``spacy-kd.TfidfNgrams.v1`` or ``.v2`` layer (v2: IDF fitted when the
+        component initializes), read by a sparse linear layer.
     features_scale: multiplies the features before their linear layer. Under Adam
         (steps of about the learning rate whatever the gradient's size) this sets how
         fast the dense branch's logits move against the sparse branch's: below 1,
