@@ -4,11 +4,13 @@
 architecture's gold-only baseline and every student (TRAINING/students/students.json)
 and every teacher (TRAINING/teacher_*/model-best). ``targets_section`` says how the
 best student (chosen on dev) fares against the best teacher, its own architecture's
-baseline (+0.03) and stock textcat; which share of the best teacher's gain over that
-baseline it keeps (>= 0.75), on the test set and on every extra test set; each
-architecture's gain over its baseline; student throughput against each teacher's
-(with a factor to reach where one is given, e.g. 25x ELMo, 50x BERT) and against the
-tokenizer alone; student peak memory against stock textcat's (1.2x).
+baseline (+0.03) and stock textcat; whether every teacher scores at least every
+gold-only baseline (a weaker teacher teaches nothing); which share of the best
+teacher's gain over that baseline it keeps (>= 0.75), on the test set and on every
+extra test set; each architecture's gain over its baseline; student throughput
+against each teacher's (with a factor to reach where one is given, e.g. 25x ELMo,
+50x BERT) and against the tokenizer alone; student peak memory against stock
+textcat's (1.2x).
 Numbers only: nothing here passes or fails.
 """
 
@@ -252,6 +254,16 @@ def targets_section(
             f"best student >= best teacher ({top})",
             vs(f1[best], f1[top]),
             f1[best] >= f1[top],
+        )
+    baselines = [n for n in models.baselines if n in f1]
+    if teachers and baselines:
+        # a teacher below a gold-only model of the student's size teaches nothing
+        low = min(teachers, key=f1.__getitem__)
+        strong = max(baselines, key=f1.__getitem__)
+        row(
+            f"every teacher >= every gold-only baseline ({low} vs {strong})",
+            vs(f1[low], f1[strong]),
+            f1[low] >= f1[strong],
         )
     own = models.baseline_of.get(best)
     if own in f1:

@@ -96,6 +96,11 @@ def test_report_writes_every_file_with_the_targets(training):
     top = max(("teacher_alpha", "teacher_zeta"), key=f1.get)
     assert f"| best student >= best teacher ({top}) |" in section
     assert "| best student >= its baseline (baseline_x) + 0.03 |" in section
+    low = min(("teacher_alpha", "teacher_zeta"), key=f1.get)
+    what = f"every teacher >= every gold-only baseline ({low} vs baseline_x)"
+    (row,) = [x for x in section.splitlines() if x.startswith(f"| {what} |")]
+    met = "yes" if f1[low] >= f1["baseline_x"] else "**no**"
+    assert row.endswith(f"({f1[low] - f1['baseline_x']:+.4f}) | {met} |")
     assert "| best student > stock |" in section
     assert "student docs/s >= 2x teacher_alpha" in section
     (row,) = [line for line in section.splitlines() if "vs teacher_zeta" in line]
