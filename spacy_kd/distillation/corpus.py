@@ -8,7 +8,17 @@ up-weight the gold docs, and shuffles every epoch with a seed.
 
 import random
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
@@ -100,45 +110,80 @@ def create_distillation_corpus(
     shards = pseudo_files(pseudo) if pseudo is not None else []
     schema = LabelSchema.from_disk(labels) if labels is not None else None
     calls = 0
+    # the pseudo-labelled docs, read and checked once (on the first call) and kept
+    # as (text, cats, user_data): each later call (spaCy's initialize makes several,
+    # training one per epoch) rebuilds them from memory, where re-reading the shards
+    # cost more than the epoch's updates on long docs
+    kept: Optional[List[Tuple[str, Dict[str, float], Dict[Any, Any]]]] = None
 
     def read(nlp: Language) -> Iterator[Example]:
-        nonlocal calls
-        first = calls == 0
+        nonlocal calls, kept
         calls += 1
         gold_docs = _read(gold, nlp)
         label_set, multi_label = _gold_labels(gold, gold_docs, schema)
-        pseudo_docs: List[Doc] = []
-        for shard in shards:
-            docs = _read(shard, nlp)
-            if first:
-                _check_pseudo(shard, docs, label_set, multi_label)
-            if teachers is not None or hard:
-                for i, doc in enumerate(docs):
-                    try:
-                        select_teachers(doc, teachers, hard=hard, threshold=threshold)
-                    except AnnotationError as e:
-                        raise DataError(shard, f"doc {i}: {e}") from None
-            pseudo_docs.extend(docs)
-        chosen = list(range(len(pseudo_docs)))
-        if max_pseudo and max_pseudo < len(pseudo_docs):
-            random.Random(seed).shuffle(chosen)
-            chosen = sorted(chosen[:max_pseudo])
-        references: List[Doc] = []
+        if kept is None:
+            kept = _pseudo_entries(
+                shards, nlp, label_set, multi_label, max_pseudo, seed,
+                teachers=teachers, hard=hard, threshold=threshold,
+            )  # fmt: skip
+        references: List[Union[Doc, int]] = []  # gold docs, indices into kept
         for doc in gold_docs:
             if gold_weight != 1.0:
                 set_example_weight(doc, gold_weight)
             references.extend([doc] * gold_upsample)
-        for i in chosen:
-            doc = pseudo_docs[i]
-            if pseudo_weight != 1.0:
-                set_example_weight(doc, pseudo_weight)
-            references.append(doc)
+        references.extend(range(len(kept)))
         if shuffle:
             random.Random(f"{seed}:{calls}").shuffle(references)
         for reference in references:
-            yield Example(nlp.make_doc(reference.text), reference)
+            if isinstance(reference, Doc):
+                yield Example(nlp.make_doc(reference.text), reference)
+                continue
+            text, cats, user_data = kept[reference]
+            predicted = nlp.make_doc(text)
+            doc = predicted.copy()  # the reference: same tokens, the teacher's cats
+            doc.cats = dict(cats)
+            doc.user_data.update(user_data)
+            if pseudo_weight != 1.0:
+                set_example_weight(doc, pseudo_weight)
+            yield Example(predicted, doc)
 
     return read
+
+
+def _pseudo_entries(
+    shards: Sequence[Path],
+    nlp: Language,
+    label_set: List[str],
+    multi_label: bool,
+    max_pseudo: int,
+    seed: int,
+    *,
+    teachers: Optional[List[str]],
+    hard: bool,
+    threshold: float,
+) -> List[Tuple[str, Dict[str, float], Dict[Any, Any]]]:
+    """The shards' docs, checked, re-marked for ``teachers`` / ``hard``, capped at
+    ``max_pseudo`` (the first of a seeded permutation, kept in shard order), as
+    (text, cats, user_data)."""
+    pseudo_docs: List[Doc] = []
+    for shard in shards:
+        docs = _read(shard, nlp)
+        _check_pseudo(shard, docs, label_set, multi_label)
+        if teachers is not None or hard:
+            for i, doc in enumerate(docs):
+                try:
+                    select_teachers(doc, teachers, hard=hard, threshold=threshold)
+                except AnnotationError as e:
+                    raise DataError(shard, f"doc {i}: {e}") from None
+        pseudo_docs.extend(docs)
+    chosen = list(range(len(pseudo_docs)))
+    if max_pseudo and max_pseudo < len(pseudo_docs):
+        random.Random(seed).shuffle(chosen)
+        chosen = sorted(chosen[:max_pseudo])
+    return [
+        (pseudo_docs[i].text, dict(pseudo_docs[i].cats), dict(pseudo_docs[i].user_data))
+        for i in chosen
+    ]
 
 
 def _read(path: Path, nlp: Language) -> List[Doc]:

@@ -59,6 +59,43 @@ def test_reader_upsamples_and_weights_gold(tmp_path):
     } == {1.0}
 
 
+def test_reader_reads_the_shards_once_and_rebuilds_the_same_examples(tmp_path):
+    # spaCy calls the reader several times while initializing and once per epoch;
+    # the shards are read on the first call only, and every call gives the same
+    # texts, teacher cats and records, in an order that changes with the call
+    gold, folder, n_pseudo = write_corpus(tmp_path)
+    nlp = spacy.blank("en")
+    reader = create_distillation_corpus(gold, folder, max_pseudo=12, seed=3)
+    first = list(reader(nlp))
+    for shard in folder.glob("*.spacy"):
+        shard.unlink()  # the next calls must not need them
+    second = list(reader(nlp))
+    assert ids(first) != ids(second)
+
+    def content(examples):
+        return sorted(
+            (
+                eg.reference.text,
+                sorted(eg.reference.cats.items()),
+                str(eg.reference.user_data.get("spacy_kd")),
+                eg.predicted.text,
+                [t.text for t in eg.predicted],
+            )
+            for eg in examples
+        )
+
+    assert content(first) == content(second)
+    pseudo = [eg for eg in second if is_pseudo(eg.reference)]
+    assert len(pseudo) == 12
+    for eg in pseudo:
+        # a fresh predicted doc: tokens, no cats, no teacher record
+        assert [t.text for t in eg.predicted] == [t.text for t in eg.reference]
+        assert not eg.predicted.cats and not is_pseudo(eg.predicted)
+        assert "shard-0000" in eg.reference.user_data["spacy_kd_source"]
+    with pytest.raises(DataError, match="pseudo-labelled data not found|no pseudo"):
+        create_distillation_corpus(gold, folder)  # a new reader does read them
+
+
 def spoil_labels(doc, i):
     if i == 5:
         doc.cats = {"misc.forsale": 1.0, **{k: 0.0 for k in LABELS[1:]}}
