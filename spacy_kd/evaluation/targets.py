@@ -15,6 +15,7 @@ Numbers only: nothing here passes or fails.
 """
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
@@ -322,7 +323,11 @@ def _kept_row(entry: Mapping[str, Any]) -> Tuple[str, str, Optional[bool]]:
 
 
 def _share(kept: Optional[float]) -> str:
-    return "n/a (the teacher gains nothing)" if kept is None else f"{kept:.2f}"
+    """The share rounded down to 3 decimals, so that a share below the target never
+    reads as the target (0.7496 is 0.749, not 0.75)."""
+    if kept is None:
+        return "n/a (the teacher gains nothing)"
+    return f"{math.floor(kept * 1000) / 1000:.3f}"
 
 
 def gain_kept_table(kept: Mapping[str, Mapping[str, Any]]) -> List[str]:

@@ -13,7 +13,12 @@ from spacy_kd.evaluation import evaluate
 from spacy_kd.evaluation.measure import TORCH_STACK
 from spacy_kd.evaluation.output import write_report
 from spacy_kd.evaluation.report import md_table
-from spacy_kd.evaluation.targets import find_models
+from spacy_kd.evaluation.targets import (
+    GAIN_KEPT,
+    find_models,
+    gain_kept,
+    gain_kept_table,
+)
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +230,16 @@ def test_the_best_student_is_chosen_among_those_fast_enough(tmp_path):
     # the scores cover every student, fast or not (the per-architecture table)
     _, _, scores = best_student(report, models, {"teacher": 50})
     assert set(scores) >= {"slow_cnn", "fast_tfidf", "fast_bow"}
+
+
+def test_gain_kept_just_below_the_target_never_reads_as_the_target():
+    # (0.79491 - 0.77382) / (0.80195 - 0.77382) = 0.7497: two decimals showed "0.75"
+    # beside "no" (the 2026-12-02 benchmark); the share is rounded down instead
+    f1 = {"student": 0.79491, "baseline": 0.77382, "teacher": 0.80195}
+    entry = gain_kept(f1, "student", "baseline", "teacher")
+    assert entry["kept"] < GAIN_KEPT
+    row = next(r for r in gain_kept_table({"test": entry}) if r.startswith("| test |"))
+    assert "| 0.749 | **no** |" in row
+    entry = gain_kept({**f1, "student": 0.8}, "student", "baseline", "teacher")
+    row = next(r for r in gain_kept_table({"test": entry}) if r.startswith("| test |"))
+    assert "| 0.930 | yes |" in row
