@@ -19,6 +19,7 @@ ENTRY_POINTS = {
         "kd_textcat_multilabel = "
         "spacy_kd.distillation.student:make_kd_textcat_multilabel",
         "kd_label_thresholds = spacy_kd.distillation.thresholds:make_label_thresholds",
+        "kd_label_prior = spacy_kd.distillation.prior:make_label_prior",
     ],
     "spacy_callbacks": [
         "spacy-kd.distillation.v1 = "

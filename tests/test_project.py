@@ -126,12 +126,16 @@ def test_workflow_all_writes_every_output(project):
     assert set(scores["accuracy"]) >= set(TEACHERS)
 
     # every student: trained on its teacher's targets, saved as a stock textcat
+    # followed by the label-prior correction fitted on the pool
     listing = json.loads((run / "students" / "students.json").read_text())
     assert sorted(e["name"] for e in listing) == sorted(BASELINES + STUDENTS)
     for entry in listing:
         nlp = spacy.load(project / entry["path"])  # relative to the project folder
-        assert nlp.pipe_names == ["textcat"]
+        assert nlp.pipe_names == ["textcat", "label_prior"]
         assert nlp.get_pipe_meta("textcat").factory == "textcat"
+        prior = nlp.meta["spacy_kd_label_prior"]
+        assert prior["unlabelled"] == f"{run.relative_to(project)}/split/pool.spacy"
+        assert nlp.meta["performance"]["cats_macro_f"] == prior["dev_macro_f_after"]
     bert_hard = next(e for e in listing if e["name"] == "student_tfidf_bert_hard_all")
     assert bert_hard["baseline"] == "baseline_tfidf"
     baseline = next(e for e in listing if e["name"] == "baseline_tfidf")

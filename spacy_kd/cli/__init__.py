@@ -18,6 +18,7 @@ from spacy_kd.cli import (  # noqa: E402,F401
     distill_vectors,
     evaluate,
     fetch_minilm,
+    label_prior,
     pretrain_elmo,
     report,
     students,

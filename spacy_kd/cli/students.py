@@ -17,6 +17,7 @@ from spacy_kd.distillation.students import (
     resolve_config,
     train_students,
 )
+from spacy_kd.evaluation.prior import save_prior_correction
 from spacy_kd.evaluation.thresholds import save_tuned_thresholds
 from spacy_kd.label_kind import is_multi_label_config
 
@@ -82,6 +83,13 @@ def students_cli(
         "--threads",
         help="Threads in all, shared by the jobs (0: leave the environment's)",
     ),
+    prior_from: Optional[Path] = typer.Option(
+        None,
+        "--prior-from",
+        help="Unlabelled .spacy docs (the pool): fit each exclusive model's "
+        "label-prior correction there, towards the --gold label shares, and ship "
+        "it in the model (kd_label_prior)",
+    ),
 ) -> None:
     """Train a student per config x teacher x target x pool cap, and each config's
     gold-only baseline, with `spacy train`.
@@ -89,7 +97,11 @@ def students_cli(
     The students are listed in OUTPUT_DIR/students.json; finished ones are not
     trained again. Extra arguments go to `spacy train`, e.g. --training.max_steps 1000.
     Multi-label models get per-label thresholds tuned on the dev data, saved in the
-    pipeline (its kd_label_thresholds component), so spacy.load applies them.
+    pipeline (its kd_label_thresholds component), so spacy.load applies them. With
+    --prior-from, exclusive models (students and baselines alike) get a label-prior
+    correction fitted on those unlabelled docs (its kd_label_prior component): a
+    student inherits its teacher's bias in how often each label is given, and this
+    moves its predictions back to the gold labels' shares.
     """
     with user_errors(ValueError, TrainingFailed):
         names = _names(configs)
@@ -108,6 +120,14 @@ def students_cli(
                 found = save_tuned_thresholds(entry["path"], dev)
                 msg.info(
                     f"{entry['name']}: {len(found or {})} thresholds tuned on {dev}"
+                )
+            elif prior_from is not None:
+                weights = save_prior_correction(
+                    entry["path"], prior_from, gold, dev=dev
+                )
+                msg.info(
+                    f"{entry['name']}: {len(weights or {})} label-prior weights "
+                    f"fitted on {prior_from}; dev macro-F1 rescored"
                 )
     msg.good(f"Students listed in {path}")
 

@@ -10,6 +10,8 @@ export.py     turn a trained student into a stock ``textcat`` pipeline
 loggers.py    ``spacy-kd.ConsoleLogger.v1``: spaCy's console logger plus the
               student's columns
 students.py   train a grid of students (``spacy_kd students``)
+thresholds.py ``kd_label_thresholds``: a multi-label classifier's per-label thresholds
+prior.py      ``kd_label_prior``: an exclusive classifier's label-prior correction
 
 Registered through entry points in setup.py; nothing heavy (no torch) is imported here.
 """

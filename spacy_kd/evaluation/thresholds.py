@@ -7,6 +7,8 @@ import tempfile
 from pathlib import Path
 from typing import Dict, Optional, Union
 
+from spacy.language import Language
+
 from spacy_kd.classifier import find_text_classifier, load_pipeline, predict
 from spacy_kd.distillation.thresholds import (
     set_pipeline_thresholds,
@@ -49,6 +51,12 @@ def save_tuned_thresholds(
     for name in shipped:
         nlp.enable_pipe(name)
     set_pipeline_thresholds(nlp, thresholds, after=clf.name)
+    write_back(nlp, path)
+    return thresholds
+
+
+def write_back(nlp: Language, path: Path) -> None:
+    """Replace the pipeline folder ``path`` with ``nlp``, written beside it first."""
     with tempfile.TemporaryDirectory(prefix=f".{path.name}.", dir=path.parent) as tmp:
         new = Path(tmp) / "pipeline"
         nlp.to_disk(new)
@@ -56,4 +64,3 @@ def save_tuned_thresholds(
         path.rename(old)
         new.rename(path)
         shutil.rmtree(old, ignore_errors=True)
-    return thresholds

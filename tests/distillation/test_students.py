@@ -170,6 +170,36 @@ def test_multi_label_students_from_switched_configs_ship_tuned_thresholds(tmp_pa
         assert sorted(saved_thresholds(nlp)) == sorted(nlp.get_pipe("textcat").labels)
 
 
+def test_prior_from_ships_a_label_prior_in_every_exclusive_model(tmp_path):
+    """--prior-from: students and baselines alike get kd_label_prior, fitted on the
+    unlabelled docs, and meta.json's dev score is the corrected pipeline's."""
+    gold, pseudo, _ = write_corpus(tmp_path, n_gold=16)
+    unlabelled = sorted(pseudo.glob("*.spacy"))[0]
+    out = tmp_path / "students"
+    result = CliRunner().invoke(
+        app,
+        ["students", str(out), "--gold", str(gold), "--dev", str(gold),
+         "--pseudo", str(pseudo), "--configs", str(CONFIG), "--teachers", "t",
+         "--targets", "soft", "--prior-from", str(unlabelled),
+         "--training.max_steps", "4", "--training.eval_frequency", "2"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    listing = json.loads((out / "students.json").read_text())
+    assert [e["name"] for e in listing] == ["baseline_bow", "student_bow_t_soft_all"]
+    for entry in listing:
+        assert f"{entry['name']}: 4 label-prior weights fitted on" in result.output
+        nlp = spacy.load(entry["path"])
+        assert nlp.pipe_names == ["textcat", "label_prior"]
+        assert sorted(nlp.get_pipe("label_prior").weights) == sorted(
+            nlp.get_pipe("textcat").labels
+        )
+        record = nlp.meta["spacy_kd_label_prior"]
+        assert record["unlabelled"] == str(unlabelled)
+        assert nlp.meta["performance"]["cats_macro_f"] == record["dev_macro_f_after"]
+        doc = nlp("a short test about hockey")
+        assert sum(doc.cats.values()) == pytest.approx(1.0)
+
+
 def test_python_m_spacy_kd_students_help():
     result = subprocess.run(
         [sys.executable, "-m", "spacy_kd", "students", "--help"],
