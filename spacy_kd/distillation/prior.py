@@ -20,15 +20,14 @@ the classifier's own probabilities, run the pipeline with it disabled. Multi-lab
 classifiers have per-label thresholds instead (``kd_label_thresholds``).
 """
 
-import json
 import math
-from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy
 from spacy.language import Language
-from spacy.pipeline import Pipe
 from spacy.tokens import Doc
+
+from .cats_pipe import CatsPostprocessor, enabled_components, get_or_add
 
 FACTORY = "kd_label_prior"
 FILE = "prior.json"
@@ -95,11 +94,13 @@ def apply_prior_weights(
     return numpy.divide(Q, total, out=numpy.zeros_like(Q), where=total > 0)
 
 
-class LabelPrior(Pipe):
+class LabelPrior(CatsPostprocessor):
     """Applies per-label prior weights to ``doc.cats`` (see the module docstring)."""
 
+    file_name = FILE
+
     def __init__(self, nlp: Language, name: str = FACTORY) -> None:
-        self.name = name
+        super().__init__(nlp, name)
         self.weights: Dict[str, float] = {}
         self.target: Dict[str, float] = {}  # the prior the weights were fitted to
 
@@ -108,6 +109,12 @@ class LabelPrior(Pipe):
     ) -> None:
         self.weights = check_weights(weights)
         self.target = {str(k): float(v) for k, v in (target or {}).items()}
+
+    def get_state(self) -> Dict[str, Any]:
+        return {"weights": self.weights, "target": self.target}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.set_weights(state["weights"], state.get("target"))
 
     def __call__(self, doc: Doc) -> Doc:
         if not self.weights:
@@ -122,10 +129,6 @@ class LabelPrior(Pipe):
                 doc.cats[label] = value / total
         return doc
 
-    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterable[Doc]:
-        for doc in stream:
-            yield self(doc)
-
     def initialize(
         self,
         get_examples: Callable,
@@ -136,30 +139,6 @@ class LabelPrior(Pipe):
         if weights is not None:
             self.set_weights(weights)
 
-    # stdlib json, as kd_label_thresholds: srsly's ujson rounds floats to 10 digits
-    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
-        data = {"weights": self.weights, "target": self.target}
-        return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-    def from_bytes(
-        self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()
-    ) -> "LabelPrior":
-        data = json.loads(bytes_data.decode("utf-8"))
-        self.set_weights(data["weights"], data.get("target"))
-        return self
-
-    def to_disk(
-        self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()
-    ) -> None:
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / FILE).write_bytes(self.to_bytes())
-
-    def from_disk(
-        self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()
-    ) -> "LabelPrior":
-        return self.from_bytes((Path(path) / FILE).read_bytes())
-
 
 @Language.factory(FACTORY, assigns=["doc.cats"], requires=["doc.cats"])
 def make_label_prior(nlp: Language, name: str) -> LabelPrior:
@@ -169,22 +148,17 @@ def make_label_prior(nlp: Language, name: str) -> LabelPrior:
 
 def prior_components(nlp: Language) -> List[str]:
     """The names of the pipeline's enabled ``kd_label_prior`` components."""
-    return [n for n in nlp.pipe_names if nlp.get_pipe_meta(n).factory == FACTORY]
+    return enabled_components(nlp, FACTORY)
 
 
 def set_pipeline_prior(
     nlp: Language,
     weights: Mapping[str, float],
     *,
-    after: str,
+    after: Optional[str],
     target: Optional[Mapping[str, float]] = None,
 ) -> LabelPrior:
     """Add (or update) the pipeline's ``kd_label_prior`` after ``after``."""
-    for name in nlp.component_names:
-        if nlp.get_pipe_meta(name).factory == FACTORY:
-            pipe = nlp.get_pipe(name)
-            break
-    else:
-        pipe = nlp.add_pipe(FACTORY, name="label_prior", after=after)
+    pipe = get_or_add(nlp, FACTORY, name="label_prior", after=after)
     pipe.set_weights(weights, target)
     return pipe

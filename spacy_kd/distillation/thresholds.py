@@ -17,14 +17,18 @@ score is unchanged. The values are decision scores, no longer probabilities: for
 the classifier's own probabilities, run the pipeline with this component disabled.
 """
 
-import json
 import math
-from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from spacy.language import Language
-from spacy.pipeline import Pipe
 from spacy.tokens import Doc
+
+from .cats_pipe import (
+    CatsPostprocessor,
+    enabled_components,
+    first_component,
+    get_or_add,
+)
 
 FACTORY = "kd_label_thresholds"
 FILE = "thresholds.json"
@@ -56,25 +60,29 @@ def check_thresholds(thresholds: Mapping[str, float]) -> Dict[str, float]:
     return checked
 
 
-class LabelThresholds(Pipe):
+class LabelThresholds(CatsPostprocessor):
     """Applies per-label thresholds to ``doc.cats`` (see the module docstring)."""
 
+    file_name = FILE
+
     def __init__(self, nlp: Language, name: str = FACTORY) -> None:
-        self.name = name
+        super().__init__(nlp, name)
         self.thresholds: Dict[str, float] = {}
 
     def set_thresholds(self, thresholds: Mapping[str, float]) -> None:
         self.thresholds = check_thresholds(thresholds)
+
+    def get_state(self) -> Dict[str, Any]:
+        return {"thresholds": self.thresholds}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.set_thresholds(state["thresholds"])
 
     def __call__(self, doc: Doc) -> Doc:
         for label, threshold in self.thresholds.items():
             if label in doc.cats:
                 doc.cats[label] = rescale(float(doc.cats[label]), threshold)
         return doc
-
-    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterable[Doc]:
-        for doc in stream:
-            yield self(doc)
 
     def initialize(
         self,
@@ -86,30 +94,6 @@ class LabelThresholds(Pipe):
         if thresholds is not None:
             self.set_thresholds(thresholds)
 
-    # stdlib json: srsly's ujson rounds floats to 10 digits, which would move a
-    # threshold off the score it was tuned to sit between
-    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
-        data = {"thresholds": self.thresholds}
-        return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-    def from_bytes(
-        self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()
-    ) -> "LabelThresholds":
-        self.set_thresholds(json.loads(bytes_data.decode("utf-8"))["thresholds"])
-        return self
-
-    def to_disk(
-        self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()
-    ) -> None:
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / FILE).write_bytes(self.to_bytes())
-
-    def from_disk(
-        self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()
-    ) -> "LabelThresholds":
-        return self.from_bytes((Path(path) / FILE).read_bytes())
-
 
 @Language.factory(FACTORY, assigns=["doc.cats"], requires=["doc.cats"])
 def make_label_thresholds(nlp: Language, name: str) -> LabelThresholds:
@@ -119,26 +103,19 @@ def make_label_thresholds(nlp: Language, name: str) -> LabelThresholds:
 
 def threshold_components(nlp: Language) -> List[str]:
     """The names of the pipeline's enabled ``kd_label_thresholds`` components."""
-    return [n for n in nlp.pipe_names if nlp.get_pipe_meta(n).factory == FACTORY]
+    return enabled_components(nlp, FACTORY)
 
 
 def saved_thresholds(nlp: Language) -> Optional[Dict[str, float]]:
     """The thresholds a pipeline ships (its ``kd_label_thresholds``), or None."""
-    for name in nlp.component_names:
-        if nlp.get_pipe_meta(name).factory == FACTORY:
-            return dict(nlp.get_pipe(name).thresholds)
-    return None
+    pipe = first_component(nlp, FACTORY)
+    return None if pipe is None else dict(pipe.thresholds)
 
 
 def set_pipeline_thresholds(
     nlp: Language, thresholds: Mapping[str, float], *, after: str
 ) -> LabelThresholds:
     """Add (or update) the pipeline's ``kd_label_thresholds`` after ``after``."""
-    for name in nlp.component_names:
-        if nlp.get_pipe_meta(name).factory == FACTORY:
-            pipe = nlp.get_pipe(name)
-            break
-    else:
-        pipe = nlp.add_pipe(FACTORY, name="label_thresholds", after=after)
+    pipe = get_or_add(nlp, FACTORY, name="label_thresholds", after=after)
     pipe.set_thresholds(thresholds)
     return pipe
