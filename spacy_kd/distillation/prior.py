@@ -21,13 +21,13 @@ classifiers have per-label thresholds instead (``kd_label_thresholds``).
 """
 
 import math
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 import numpy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .cats_pipe import CatsPostprocessor, enabled_components, get_or_add
+from .cats_pipe import CatsPostprocessor, get_or_add
 
 FACTORY = "kd_label_prior"
 FILE = "prior.json"
@@ -144,11 +144,6 @@ class LabelPrior(CatsPostprocessor):
 def make_label_prior(nlp: Language, name: str) -> LabelPrior:
     """Label-prior weights for the exclusive classifier before it."""
     return LabelPrior(nlp, name)
-
-
-def prior_components(nlp: Language) -> List[str]:
-    """The names of the pipeline's enabled ``kd_label_prior`` components."""
-    return enabled_components(nlp, FACTORY)
 
 
 def set_pipeline_prior(

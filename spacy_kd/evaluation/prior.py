@@ -7,18 +7,18 @@ from typing import Any, Dict, Optional, Union
 
 import numpy
 
-from spacy_kd.classifier import find_text_classifier, load_pipeline, predict
+from spacy_kd.classifier import predict
 from spacy_kd.data.docbin import read_docbin
 from spacy_kd.distillation.prior import (
+    FACTORY,
     apply_prior_weights,
     fit_prior_weights,
-    prior_components,
     set_pipeline_prior,
 )
 from spacy_kd.errors import DataError
 from spacy_kd.evaluation.gold import GoldSet, check_labels, load_gold
 from spacy_kd.evaluation.metrics import score_cats
-from spacy_kd.evaluation.thresholds import write_back
+from spacy_kd.evaluation.postfit import load_for_fit, write_back
 
 PathLike = Union[str, Path]
 
@@ -54,11 +54,7 @@ def save_prior_correction(
     The folder is replaced whole: the new pipeline is written beside it first.
     """
     path = Path(pipeline)
-    nlp = load_pipeline(path)
-    shipped = prior_components(nlp)
-    for name in shipped:  # fit on the classifier's own probabilities
-        nlp.disable_pipe(name)
-    clf = find_text_classifier(nlp, path)
+    nlp, clf, shipped = load_for_fit(path, FACTORY)  # the classifier's own probs
     if clf.multi_label:
         return None
     gold_set = gold if isinstance(gold, GoldSet) else load_gold(gold)
@@ -85,8 +81,6 @@ def save_prior_correction(
             "dev_macro_f_after": after,
             "unlabelled": str(unlabelled),
         }
-    for name in shipped:
-        nlp.enable_pipe(name)
     fitted = {label: float(w) for label, w in zip(clf.labels, weights)}
     set_pipeline_prior(
         nlp, fitted, after=clf.name,
@@ -97,5 +91,5 @@ def save_prior_correction(
             "dev_macro_f_after"
         ]
         nlp.meta["spacy_kd_label_prior"] = scored
-    write_back(nlp, path)
+    write_back(nlp, path, enable=shipped)
     return fitted

@@ -2,20 +2,14 @@
 (as its ``kd_label_thresholds`` component, see ``spacy_kd.distillation.thresholds``).
 """
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Dict, Optional, Union
 
-from spacy.language import Language
-
-from spacy_kd.classifier import find_text_classifier, load_pipeline, predict
-from spacy_kd.distillation.thresholds import (
-    set_pipeline_thresholds,
-    threshold_components,
-)
+from spacy_kd.classifier import predict
+from spacy_kd.distillation.thresholds import FACTORY, set_pipeline_thresholds
 from spacy_kd.evaluation.gold import GoldSet, check_labels, load_gold
 from spacy_kd.evaluation.metrics import tune_thresholds
+from spacy_kd.evaluation.postfit import load_for_fit, write_back
 
 PathLike = Union[str, Path]
 
@@ -36,11 +30,7 @@ def save_tuned_thresholds(
     The folder is replaced whole: the new pipeline is written beside it first.
     """
     path = Path(pipeline)
-    nlp = load_pipeline(path)
-    shipped = threshold_components(nlp)
-    for name in shipped:  # tune on the classifier's own scores
-        nlp.disable_pipe(name)
-    clf = find_text_classifier(nlp, path)
+    nlp, clf, shipped = load_for_fit(path, FACTORY)  # the classifier's own scores
     if not clf.multi_label:
         return None
     gold = dev if isinstance(dev, GoldSet) else load_gold(dev)
@@ -48,19 +38,6 @@ def save_tuned_thresholds(
     scores = predict(nlp, clf.labels, gold.texts, batch_size=batch_size)
     values = tune_thresholds(gold.cats, scores, clf.labels, default=default)
     thresholds = dict(zip(clf.labels, values))
-    for name in shipped:
-        nlp.enable_pipe(name)
     set_pipeline_thresholds(nlp, thresholds, after=clf.name)
-    write_back(nlp, path)
+    write_back(nlp, path, enable=shipped)
     return thresholds
-
-
-def write_back(nlp: Language, path: Path) -> None:
-    """Replace the pipeline folder ``path`` with ``nlp``, written beside it first."""
-    with tempfile.TemporaryDirectory(prefix=f".{path.name}.", dir=path.parent) as tmp:
-        new = Path(tmp) / "pipeline"
-        nlp.to_disk(new)
-        old = Path(tmp) / "old"
-        path.rename(old)
-        new.rename(path)
-        shutil.rmtree(old, ignore_errors=True)
