@@ -108,12 +108,21 @@ def report_cli(
         help="Labelled dev data to score the teachers' ensemble on (default: "
         "TRAINING_DIR/split/dev.spacy, if there)",
     ),
+    labelled: Optional[Path] = typer.Option(
+        None,
+        "--labelled",
+        metavar="PATH",
+        help="The gold training docs: each exclusive teacher is also scored with "
+        "the label-prior correction the students get, fitted to their label shares "
+        "(default: TRAINING_DIR/split/labelled.spacy, if there)",
+    ),
 ) -> None:
     """Evaluate every model of a training folder and check the talk's targets.
 
     Models: stock, baseline, every teacher_*/model-best and the students in
-    students/students.json; with the annotate run, the teachers' ensemble; a
-    tokenizer-only pipeline for speed. Writes report.json, report.md (with the
+    students/students.json; with the annotate run, the teachers' ensemble and
+    (exclusive labels) each teacher with the label prior; a tokenizer-only
+    pipeline for speed. Writes report.json, report.md (with the
     teachers' calibration and the targets) and report.png in TRAINING_DIR.
     """
     from spacy_kd.evaluation.training_report import report_training
@@ -126,7 +135,7 @@ def report_cli(
             training_dir, data, sample=sample, seed=seed, reference=reference,
             speed_targets=targets, n_threads=n_threads, n_speed_docs=n_speed_docs,
             batch_size=batch_size, progress=_progress, extra_tests=extra,
-            label_maps=maps, pseudo=pseudo, dev=dev,
+            label_maps=maps, pseudo=pseudo, dev=dev, labelled=labelled,
         )  # fmt: skip
     typer.echo(report.to_text())
     typer.echo(section)

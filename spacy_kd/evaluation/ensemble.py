@@ -79,20 +79,20 @@ def read_annotate_run(folder: PathLike) -> Optional[AnnotateRun]:
     return run
 
 
-def _labels(run: AnnotateRun, results: Mapping[str, PipelineResult]) -> List[str]:
+def run_labels(run: AnnotateRun, results: Mapping[str, PipelineResult]) -> List[str]:
     if run.labels is not None:
         return run.labels
     first = next(n for n in run.teachers if n in results)
     return list(results[first].labels)
 
 
-def _multi(run: AnnotateRun, results: Mapping[str, PipelineResult]) -> bool:
+def run_multi_label(run: AnnotateRun, results: Mapping[str, PipelineResult]) -> bool:
     if run.multi_label is not None:
         return run.multi_label
     return next(results[n].multi_label for n in run.teachers if n in results)
 
 
-def _probs(result: PipelineResult, labels: List[str], key: Optional[str]) -> Any:
+def kept_scores(result: PipelineResult, labels: List[str], key: Optional[str]) -> Any:
     """A teacher's kept scores on the test set (key None) or an extra set, in
     ``labels`` order; None where they were not kept."""
     scores = result.scores if key is None else result.extra_scores.get(key)
@@ -124,11 +124,11 @@ def teacher_calibration(
     present = [n for n in run.teachers if n in results]
     if not present:
         return {}
-    labels, multi = _labels(run, results), _multi(run, results)
+    labels, multi = run_labels(run, results), run_multi_label(run, results)
     y = gold_01(gold, labels)
     out: Dict[str, Dict[str, Any]] = {}
     for name in present:
-        p = _probs(results[name], labels, None)
+        p = kept_scores(results[name], labels, None)
         temperature = run.temperatures.get(name)
         row: Dict[str, Any] = {
             "temperature": temperature,
@@ -154,11 +154,11 @@ def ensemble_scores(
     run was evaluated there with its scores kept."""
     if not all(n in results for n in run.teachers):
         return None
-    labels, multi = _labels(run, results), _multi(run, results)
+    labels, multi = run_labels(run, results), run_multi_label(run, results)
     total = sum(run.weights)
     mixed = None
     for name, weight in zip(run.teachers, run.weights):
-        p = _probs(results[name], labels, key)
+        p = kept_scores(results[name], labels, key)
         if p is None:
             return None
         part = (weight / total) * calibrated(p, run.temperatures.get(name), multi)
@@ -177,7 +177,7 @@ def ensemble_accuracy(
     mixed = ensemble_scores(run, results, key)
     if mixed is None:
         return None
-    labels, multi = _labels(run, results), _multi(run, results)
+    labels, multi = run_labels(run, results), run_multi_label(run, results)
     return score_cats(gold.cats, mixed, labels, multi_label=multi)
 
 
@@ -193,22 +193,21 @@ def ensemble_result(
     mixed = ensemble_scores(run, results)
     if mixed is None:
         return None
-    labels, multi = _labels(run, results), _multi(run, results)
-    accuracy = score_cats(gold.cats, mixed, labels, multi_label=multi)
     mix = ", ".join(
         f"{n} {w / sum(run.weights):.3g}" for n, w in zip(run.teachers, run.weights)
     )
     kind = "calibrated " if run.temperatures else ""
-    row = PipelineResult(
-        name=ENSEMBLE,
-        path=str(run.folder),
-        component="-",
-        factory="-",
-        multi_label=multi,
-        labels=labels,
-        accuracy=accuracy,
-        threshold_source="threshold 0.5" if multi else "argmax",
-        disk_mib=None,
+    extra_scores = {key: ensemble_scores(run, results, key) for key in extra}
+    return scores_row(
+        ENSEMBLE,
+        str(run.folder),
+        run_labels(run, results),
+        run_multi_label(run, results),
+        mixed,
+        {k: v for k, v in extra_scores.items() if v is not None},
+        gold,
+        extra,
+        reference,
         role="ensemble",
         note=(
             f"the teachers' {kind}probabilities mixed by the weights of the "
@@ -216,20 +215,54 @@ def ensemble_result(
             "of its teachers"
         ),
     )
+
+
+def scores_row(
+    name: str,
+    path: str,
+    labels: List[str],
+    multi: bool,
+    scores: numpy.ndarray,
+    extra_scores: Mapping[str, numpy.ndarray],
+    gold: GoldSet,
+    extra: Mapping[str, GoldSet],
+    reference: Optional[PipelineResult],
+    *,
+    role: str,
+    note: str,
+) -> PipelineResult:
+    """A report row for scores computed here rather than by a pipeline (the
+    ensemble, a corrected teacher): accuracy on the test set (``scores``, in
+    ``labels`` order) and on each extra set it has scores for, agreement with
+    ``reference``; argmax, or 0.5 per label for multi-label; no speed."""
+    row = PipelineResult(
+        name=name,
+        path=path,
+        component="-",
+        factory="-",
+        multi_label=multi,
+        labels=labels,
+        accuracy=score_cats(gold.cats, scores, labels, multi_label=multi),
+        threshold_source="threshold 0.5" if multi else "argmax",
+        disk_mib=None,
+        role=role,
+        note=note,
+    )
     for key, other in extra.items():
-        scores = ensemble_accuracy(run, results, other, key)
-        if scores is not None:
-            row.extra_accuracy[key] = scores
+        if extra_scores.get(key) is not None:
+            row.extra_accuracy[key] = score_cats(
+                other.cats, extra_scores[key], labels, multi_label=multi
+            )
     if reference is not None and reference.scores is not None:
-        ref = _probs(reference, labels, None)
+        ref = kept_scores(reference, labels, None)
         thresholds = reference.thresholds or {}
         cut = [thresholds.get(label, 0.5) for label in labels] if thresholds else None
         row.agreement = agreement(
-            decisions(mixed, multi),
+            decisions(scores, multi),
             decisions(
                 ref, reference.multi_label, None if cut is None else numpy.array(cut)
             ),
-            mixed,
+            scores,
             ref,
             reference=reference.name,
         )
@@ -252,7 +285,7 @@ def calibration_markdown(info: Dict[str, Any]) -> List[str]:
             name,
             _temperature(row["temperature"]),
             *(
-                _num(row[k])
+                num_cell(row[k])
                 for k in (
                     "ece_dev_before",
                     "ece_dev_after",
@@ -270,7 +303,7 @@ def calibration_markdown(info: Dict[str, Any]) -> List[str]:
     ens = info.get("ensemble") or {}
     scores = [("dev", ens.get("dev_macro_f")), ("test", ens.get("test_macro_f"))]
     scores += list((ens.get("extra_macro_f") or {}).items())
-    shown = ", ".join(f"{k} {_num(v)}" for k, v in scores)
+    shown = ", ".join(f"{k} {num_cell(v)}" for k, v in scores)
     lines += [
         f"- *{ENSEMBLE}*: macro-F1 {shown}"
         + (f" (dev: `{ens['dev_data']}`)." if ens.get("dev_data") else "."),
@@ -283,7 +316,7 @@ def calibration_markdown(info: Dict[str, Any]) -> List[str]:
     return lines
 
 
-def _num(value: Optional[float]) -> str:
+def num_cell(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 

@@ -211,12 +211,16 @@ def targets_section(
     models: TrainedModels,
     speed_targets: Optional[Mapping[str, float]] = None,
     ensemble: Optional[str] = None,
+    corrected: Optional[Mapping[str, str]] = None,
 ) -> str:
     """The markdown section on the talk's targets.
 
     speed_targets: for a teacher's name, how many times its docs/s the best student
     should reach (teachers without one get the ratio alone).
     ensemble: the name of the teachers' ensemble row, if the report has one.
+    corrected: for a teacher's name, its row with the label-prior correction the
+    students get; the best of those is set against the best student too (no target:
+    the targets compare with the teachers as trained).
     """
     factors = dict(speed_targets or {})
     f1 = {p.name: p.accuracy.macro_f for p in report.pipelines}
@@ -256,6 +260,11 @@ def targets_section(
             vs(f1[best], f1[top]),
             f1[best] >= f1[top],
         )
+    fixed = [row for t, row in (corrected or {}).items() if t in teachers and row in f1]
+    if fixed:
+        top = max(fixed, key=f1.__getitem__)
+        row(f"best student vs best teacher with the label prior ({top})",
+            vs(f1[best], f1[top]), None)  # fmt: skip
     baselines = [n for n in models.baselines if n in f1]
     if teachers and baselines:
         # a teacher below a gold-only model of the student's size teaches nothing

@@ -28,13 +28,18 @@ from spacy_kd.evaluation.extra_sets import load_extra_sets
 from spacy_kd.evaluation.gold import GoldSet, load_gold
 from spacy_kd.evaluation.output import check_report_outputs, write_report
 from spacy_kd.evaluation.plot import require_matplotlib
-from spacy_kd.evaluation.report import EvaluationReport
+from spacy_kd.evaluation.report import EvaluationReport, PipelineResult
 from spacy_kd.evaluation.runner import evaluate
 from spacy_kd.evaluation.targets import (
     TrainedModels,
     find_models,
     targets_data,
     targets_section,
+)
+from spacy_kd.evaluation.teacher_prior import (
+    labelled_path,
+    teacher_prior_markdown,
+    teacher_prior_rows,
 )
 from spacy_kd.util import atomic_open
 
@@ -60,6 +65,7 @@ def report_training(
     label_maps: Optional[Mapping[str, PathLike]] = None,
     pseudo: Optional[PathLike] = None,
     dev: Optional[PathLike] = None,
+    labelled: Optional[PathLike] = None,
 ) -> Tuple[EvaluationReport, str]:
     """Evaluate every model of ``training_dir`` on ``data`` (and the extra sets);
     write report.json, .md (with the calibration and targets sections) and .png
@@ -75,6 +81,10 @@ def report_training(
         TRAINING/split/dev.spacy where it exists); its teachers run over it once.
         Multi-label data: every model's per-label thresholds are tuned on it, and
         the report sets them against the one global threshold.
+    labelled: the gold training docs (default TRAINING/split/labelled.spacy where
+        it exists); with an exclusive annotate run, each teacher is also scored
+        with the label-prior correction the students get, fitted to these docs'
+        label shares (see :mod:`spacy_kd.evaluation.teacher_prior`).
     """
     say = progress or (lambda line: None)
     require_matplotlib()
@@ -104,6 +114,10 @@ def report_training(
     dev_gold = None
     if run is not None and (dev is not None or dev_path.exists()):
         dev_gold = load_gold(dev_path)
+    labelled_gold = None
+    gold_path = Path(labelled) if labelled is not None else labelled_path(out)
+    if run is not None and (labelled is not None or gold_path.exists()):
+        labelled_gold = load_gold(gold_path)
     report = evaluate(
         [path for _, path in found],
         gold,
@@ -124,16 +138,30 @@ def report_training(
     )
     for name, _ in found:
         report[name].role = _role(name, models)
-    calibration = _calibration(
+    calibration, dev_results = _calibration(
         run, pseudo_dir, report, models, gold, extra, dev_gold, batch_size, say
     )
+    corrected: Dict[str, Any] = {}
+    if run is not None and labelled_gold is not None:
+        say(f"Fitting the teachers' label prior on {run.folder}")
+        corrected = _teacher_prior(
+            run, report, models, gold, extra, labelled_gold, dev_gold, dev_results
+        )
     ensemble = ENSEMBLE if any(p.role == "ensemble" for p in report.pipelines) else None
-    section = targets_section(report, models, speed_targets, ensemble=ensemble)
+    section = targets_section(
+        report, models, speed_targets, ensemble=ensemble,
+        corrected={n: e["row"] for n, e in corrected.items()},
+    )  # fmt: skip
     markdown = (
-        report.to_markdown() + "\n".join(calibration_markdown(calibration)) + section
+        report.to_markdown()
+        + "\n".join(
+            calibration_markdown(calibration) + teacher_prior_markdown(corrected)
+        )
+        + section
     )
     full = report.to_dict()
     full["calibration"] = calibration
+    full["teacher_label_prior"] = corrected
     full["targets"] = targets_data(report, models, ensemble, speed_targets)
     write_report(report, plot_path=out / "report.png", plot_metric="macro_f")
     with atomic_open(paths["json"]) as f:
@@ -162,11 +190,12 @@ def _calibration(
     dev_gold: Optional[GoldSet],
     batch_size: int,
     say: Callable[[str], None],
-) -> Dict[str, Any]:
+) -> Tuple[Dict[str, Any], Optional[Dict[str, PipelineResult]]]:
     """The calibration section's numbers; adds the ensemble's row to ``report``
-    (after the teachers) where every teacher of the run was evaluated."""
+    (after the teachers) where every teacher of the run was evaluated. Also returns
+    the teachers' results on dev (scores kept) where they were scored there."""
     if run is None:
-        return {"annotate_run": str(pseudo_dir), "found": False}
+        return {"annotate_run": str(pseudo_dir), "found": False}, None
     results = {p.name: p for p in report.pipelines if p.name in models.teachers}
     info: Dict[str, Any] = {
         "annotate_run": str(run.folder),
@@ -181,11 +210,11 @@ def _calibration(
             f"the annotate run in {run.folder} used teachers not evaluated here "
             f"({', '.join(missing)}): no ensemble row"
         )
-        return info
+        return info, None
     reference = report[report.reference] if report.reference else None
     row = ensemble_result(run, results, gold, extra, reference)
     if row is None:
-        return info
+        return info, None
     last = max(i for i, p in enumerate(report.pipelines) if p.name in results)
     report.pipelines.insert(last + 1, row)
     ens: Dict[str, Any] = {
@@ -195,6 +224,7 @@ def _calibration(
         "dev_macro_f": None,
         "dev_data": None,
     }
+    dev_results = None
     if dev_gold is not None:
         say(f"Scoring the ensemble's teachers on the dev data {dev_gold.path}")
         on_dev = evaluate(
@@ -206,4 +236,34 @@ def _calibration(
         ens["dev_macro_f"] = None if scores is None else scores.macro_f
         ens["dev_data"] = dev_gold.path
     info["ensemble"] = ens
+    return info, dev_results
+
+
+def _teacher_prior(
+    run: AnnotateRun,
+    report: EvaluationReport,
+    models: TrainedModels,
+    gold: GoldSet,
+    extra: Mapping[str, GoldSet],
+    labelled: GoldSet,
+    dev_gold: Optional[GoldSet],
+    dev_results: Optional[Dict[str, PipelineResult]],
+) -> Dict[str, Any]:
+    """Adds each exclusive teacher's row with the label prior (after the teachers
+    and the ensemble); returns their numbers."""
+    results = {p.name: p for p in report.pipelines if p.name in models.teachers}
+    reference = report[report.reference] if report.reference else None
+    on_dev = None
+    if dev_gold is not None and dev_results is not None:
+        on_dev = (dev_gold, dev_results)
+    rows, info = teacher_prior_rows(
+        run, results, gold, extra, labelled, reference, on_dev
+    )
+    if rows:
+        last = max(
+            i
+            for i, p in enumerate(report.pipelines)
+            if p.name in results or p.role == "ensemble"
+        )
+        report.pipelines[last + 1 : last + 1] = rows
     return info
