@@ -16,6 +16,12 @@ OUT/student_<arch>_<teacher>_<target>_<cap>; a model whose training finished (a
 again, one whose training was cut off is redone. OUT/students.json lists them all
 (``role``: baseline or student), for the report.
 
+Where the annotate run's weights put everything on one teacher (a weight of
+exactly 0 for every other, as the dev fit often gives), the ensemble's targets are
+that teacher's, to the last bit: each ensemble student is then a copy of that
+teacher's student of the same architecture, target and cap, not trained again
+(``copied_from`` in its ``training.json``).
+
 ``jobs`` models train at once, each with ``threads // jobs`` threads (OMP, MKL,
 OpenBLAS and torch variables) and its output in OUT/logs/<name>.log: a student's
 training is mostly single-threaded, so on 2 cores two at once take about half the
@@ -32,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
+from spacy_kd.annotate.manifest import SUMMARY
 from spacy_kd.errors import DataError
 from spacy_kd.util import check_writable, python_command, worker_env
 
@@ -63,6 +70,20 @@ def student_name(arch: str, teacher: str, target: str, cap: int) -> str:
 
 def baseline_name(arch: str) -> str:
     return f"baseline_{arch}"
+
+
+def sole_teacher(pseudo: PathLike) -> Optional[str]:
+    """The one teacher with a weight other than 0 in the annotate run in ``pseudo``
+    (its summary.json), or None (several, or no readable summary)."""
+    try:
+        summary = json.loads((Path(pseudo) / SUMMARY).read_text(encoding="utf-8"))
+        pairs = list(zip(summary["teachers"], summary["weights"]))
+        if len(pairs) != len(summary["teachers"]):
+            return None
+        nonzero = [str(t) for t, w in pairs if float(w) != 0.0]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return nonzero[0] if len(nonzero) == 1 else None
 
 
 def resolve_config(value: PathLike, config_dir: PathLike = "configs") -> Path:
@@ -148,9 +169,11 @@ def train_students(
     out.mkdir(parents=True, exist_ok=True)
     listing: List[Dict] = []
     pending: List[Dict] = []
+    copies: List[Dict] = []  # ensemble students equal to a teacher's
     common = ["--paths.train", str(gold), "--paths.dev", str(dev),
               "--system.seed", str(seed)]  # fmt: skip
     grid: List[Dict] = []
+    sole = sole_teacher(pseudo) if ENSEMBLE in teachers else None
     for config, arch in zip(config_paths, archs):
         if baselines:
             args = [*common, "--paths.pseudo", "null", *overrides]
@@ -190,6 +213,8 @@ def train_students(
                             "args": [*args, *overrides],
                         }  # fmt: skip
                     )
+                    if teacher == ENSEMBLE and sole in teachers:
+                        grid[-1]["same_as"] = student_name(arch, sole, target, cap)
     for item in grid:
         folder = out / item["name"]
         entry = {**item, "path": str(folder / "model-best"), "overrides": item["args"]}
@@ -203,7 +228,7 @@ def train_students(
                 listing.append(trained)
                 continue
         listing.append(entry)
-        pending.append(entry)
+        (copies if "same_as" in entry else pending).append(entry)
 
     log_dir = out / "logs" if jobs > 1 else None
     failed = threading.Event()
@@ -243,8 +268,29 @@ def train_students(
         errors = [e for e in pool.map(train, pending) if e]
     if errors:
         raise TrainingFailed("; ".join(errors))
+    for entry in copies:
+        _copy_student(entry, out / entry["same_as"], sole)
     path = out / "students.json"
     tmp = out / ".students.json.tmp"
     tmp.write_text(json.dumps(listing, indent=2), encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def _copy_student(entry: Dict, source: Path, teacher: Optional[str]) -> None:
+    """Make ``entry`` a copy of the trained student in ``source`` (written beside
+    its place first, then renamed)."""
+    folder = Path(entry["path"]).parent
+    tmp = folder.with_name(f".{folder.name}.copy")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(source, tmp)
+    entry["copied_from"] = source.name
+    entry["seconds"] = 0.0
+    (tmp / "training.json").write_text(json.dumps(entry, indent=2), encoding="utf-8")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    print(
+        f"{entry['name']}: the annotate run's weights are all on {teacher}, so its "
+        f"targets are {source.name}'s: copied from it",
+        flush=True,
+    )

@@ -36,10 +36,13 @@ def rows():
     return out
 
 
-def write_corpus(tmp_path, n_gold=8, n_shards=2, multi_label=False, mutate=None):
+def write_corpus(
+    tmp_path, n_gold=8, n_shards=2, multi_label=False, mutate=None, teachers=None
+):
     """gold.spacy plus pseudo/shard-*.spacy.
 
-    ``mutate(doc, i)`` may spoil pseudo docs.
+    ``mutate(doc, i)`` may spoil pseudo docs. teachers: their names and weights in
+    the records (default: one teacher ``t``), each with its own noise.
     """
     nlp = spacy.blank("en")
     rng = numpy.random.default_rng(0)
@@ -52,14 +55,17 @@ def write_corpus(tmp_path, n_gold=8, n_shards=2, multi_label=False, mutate=None)
     DocBin(docs=gold, store_user_data=True).to_disk(tmp_path / "gold.spacy")
     pseudo = []
     for i, (text, label) in enumerate(data[n_gold:]):
-        z = 2.0 * numpy.array([k == label for k in LABELS]) + rng.normal(
-            0, 1, len(LABELS)
-        )
-        p = sigmoid(z) if multi_label else softmax(z)
+        probs = {}
+        for name in teachers or {"t": 1.0}:
+            z = 2.0 * numpy.array([k == label for k in LABELS]) + rng.normal(
+                0, 1, len(LABELS)
+            )
+            probs[name] = (sigmoid(z) if multi_label else softmax(z)).tolist()
         doc = mark_pseudo(
             nlp.make_doc(text),
             labels=LABELS,
-            probs={"t": p.tolist()},
+            probs=probs,
+            weights=teachers,
             multi_label=multi_label,
         )
         doc.user_data["spacy_kd_id"] = i

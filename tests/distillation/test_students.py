@@ -13,7 +13,7 @@ from pseudo_corpus import REPO, write_corpus
 from typer.testing import CliRunner
 
 from spacy_kd.cli import app
-from spacy_kd.distillation.students import train_students
+from spacy_kd.distillation.students import sole_teacher, train_students
 from spacy_kd.distillation.thresholds import saved_thresholds
 from spacy_kd.errors import DataError
 from spacy_kd.label_kind import write_kind_configs
@@ -198,6 +198,54 @@ def test_prior_from_ships_a_label_prior_in_every_exclusive_model(tmp_path):
         assert nlp.meta["performance"]["cats_macro_f"] == record["dev_macro_f_after"]
         doc = nlp("a short test about hockey")
         assert sum(doc.cats.values()) == pytest.approx(1.0)
+
+
+def test_ensemble_students_of_a_one_teacher_mix_are_copies(tmp_path):
+    """Annotate weights all on teacher b: the ensemble's targets are b's to the last
+    bit. Trained, the two students are the same model; so, with the run's
+    summary.json saying so, the grid copies b's student instead of training the
+    ensemble's again."""
+    gold, pseudo, _ = write_corpus(tmp_path, n_gold=16, teachers={"a": 0.0, "b": 1.0})
+
+    def run(out):
+        result = CliRunner().invoke(
+            app,
+            ["students", str(out), "--gold", str(gold), "--dev", str(gold),
+             "--pseudo", str(pseudo), "--configs", str(CONFIG), "--no-baselines",
+             "--teachers", "b,ensemble", "--targets", "soft",
+             "--training.max_steps", "4", "--training.eval_frequency", "2"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        entries = json.loads((out / "students.json").read_text())
+        listing = {e["name"]: e for e in entries}
+        assert list(listing) == [f"student_bow_{t}_soft_all" for t in ("b", "ensemble")]
+        weights = [(Path(e["path"]) / "textcat" / "model").read_bytes()
+                   for e in entries]  # fmt: skip
+        return result.output, listing, weights
+
+    # no summary.json: both are trained, and come out the same
+    output, listing, (b, ensemble) = run(tmp_path / "trained")
+    assert output.count(" -m spacy train ") == 2 and b == ensemble
+    assert "copied_from" not in listing["student_bow_ensemble_soft_all"]
+    # the run's summary: all the weight on b, so the ensemble's student is b's
+    summary = {"teachers": ["a", "b"], "weights": [0.0, 1.0]}
+    (pseudo / "summary.json").write_text(json.dumps(summary))
+    assert sole_teacher(pseudo) == "b"
+    out = tmp_path / "copied"
+    output, listing, (b2, ensemble2) = run(out)
+    assert output.count(" -m spacy train ") == 1 and "copied from it" in output
+    entry = listing["student_bow_ensemble_soft_all"]
+    assert entry["copied_from"] == "student_bow_b_soft_all" and entry["seconds"] == 0
+    assert b2 == ensemble2 == b
+    assert entry["path"] == str(out / "student_bow_ensemble_soft_all" / "model-best")
+    # the rerun: nothing trained or copied again
+    output, again, _ = run(out)
+    assert output.count("already trained") == 2 and "copied from" not in output
+    assert again == listing
+    # a real mix: no sole teacher
+    summary["weights"] = [0.3, 0.7]
+    (pseudo / "summary.json").write_text(json.dumps(summary))
+    assert sole_teacher(pseudo) is None
 
 
 def test_python_m_spacy_kd_students_help():
