@@ -7,6 +7,7 @@ up-weight the gold docs, and shuffles every epoch with a seed.
 """
 
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import (
     Any,
@@ -73,6 +74,7 @@ def create_distillation_corpus(
     teachers: Optional[List[str]] = None,
     hard: bool = False,
     threshold: float = 0.5,
+    cache: bool = True,
 ) -> Callable[[Language], Iterator[Example]]:
     """Training examples from gold docs and pseudo-labelled docs.
 
@@ -94,6 +96,15 @@ def create_distillation_corpus(
     hard, threshold: 0/1 targets (argmax, or ``>= threshold`` for multi-label)
         from the selected teachers' combination, as ``annotate --hard`` writes.
 
+    cache: keep each example once built (tokenized) and give the same objects on
+        later calls, in that call's shuffled order. spaCy's initialize calls the
+        reader several times (labels, checks, TF-IDF fit, a sample), and with
+        ``max_epochs >= 0`` the training loop keeps one call's examples in memory
+        anyway, so this costs no memory there and saves tokenizing the corpus
+        again on each call. False: the gold file is re-read and every doc
+        re-tokenized on every call, for ``max_epochs = -1`` over a corpus that
+        should not be held in memory.
+
     Everything is checked on the first call, which ``spacy train`` makes while
     initializing, so bad data stops training before the first update.
     """
@@ -110,44 +121,91 @@ def create_distillation_corpus(
     shards = pseudo_files(pseudo) if pseudo is not None else []
     schema = LabelSchema.from_disk(labels) if labels is not None else None
     calls = 0
-    # the pseudo-labelled docs, read and checked once (on the first call) and kept
-    # as (text, cats, user_data): each later call (spaCy's initialize makes several,
-    # training one per epoch) rebuilds them from memory, where re-reading the shards
-    # cost more than the epoch's updates on long docs
+    # the pseudo-labelled docs, read and checked once and kept as (text, cats,
+    # user_data): re-reading the shards on each call cost more than an epoch's
+    # updates on long docs
     kept: Optional[List[Tuple[str, Dict[str, float], Dict[Any, Any]]]] = None
+    key = (
+        _file_key(gold), tuple(_file_key(p) for p in shards), max_pseudo,
+        gold_upsample, gold_weight, pseudo_weight, str(labels), seed,
+        tuple(teachers) if teachers is not None else None, hard, threshold,
+    )  # fmt: skip
 
     def read(nlp: Language) -> Iterator[Example]:
         nonlocal calls, kept
         calls += 1
-        gold_docs = _read(gold, nlp)
-        label_set, multi_label = _gold_labels(gold, gold_docs, schema)
-        if kept is None:
-            kept = _pseudo_entries(
-                shards, nlp, label_set, multi_label, max_pseudo, seed,
-                teachers=teachers, hard=hard, threshold=threshold,
-            )  # fmt: skip
-        references: List[Union[Doc, int]] = []  # gold docs, indices into kept
-        for doc in gold_docs:
+        state = _SHARED.get(key) if cache else None
+        if state is None or state.nlp is not nlp:
+            gold_docs = _read(gold, nlp)
+            label_set, multi_label = _gold_labels(gold, gold_docs, schema)
             if gold_weight != 1.0:
-                set_example_weight(doc, gold_weight)
-            references.extend([doc] * gold_upsample)
-        references.extend(range(len(kept)))
+                for doc in gold_docs:
+                    set_example_weight(doc, gold_weight)
+            if kept is None:
+                kept = _pseudo_entries(
+                    shards, nlp, label_set, multi_label, max_pseudo, seed,
+                    teachers=teachers, hard=hard, threshold=threshold,
+                )  # fmt: skip
+            state = _Built(nlp, gold_docs, kept)
+            if cache:
+                _SHARED.clear()  # one corpus at a time: the last one asked for
+                _SHARED[key] = state
+        references = [(True, i) for i in range(len(state.gold_docs))
+                      for _ in range(gold_upsample)]  # fmt: skip
+        references.extend((False, i) for i in range(len(state.kept)))
         if shuffle:
             random.Random(f"{seed}:{calls}").shuffle(references)
-        for reference in references:
-            if isinstance(reference, Doc):
-                yield Example(nlp.make_doc(reference.text), reference)
-                continue
-            text, cats, user_data = kept[reference]
-            predicted = nlp.make_doc(text)
-            doc = predicted.copy()  # the reference: same tokens, the teacher's cats
-            doc.cats = dict(cats)
-            doc.user_data.update(user_data)
-            if pseudo_weight != 1.0:
-                set_example_weight(doc, pseudo_weight)
-            yield Example(predicted, doc)
+        for ref in references:
+            example = state.examples.get(ref)
+            if example is None:
+                example = _example(nlp, ref, state, pseudo_weight)
+                if cache:
+                    state.examples[ref] = example
+            yield example
 
     return read
+
+
+@dataclass
+class _Built:
+    """A corpus's docs for one pipeline, and (with ``cache``) each example once
+    built, by (is gold, index)."""
+
+    nlp: Language
+    gold_docs: List[Doc]
+    kept: List[Tuple[str, Dict[str, float], Dict[Any, Any]]]
+    examples: Dict[Tuple[bool, int], Example] = field(default_factory=dict)
+
+
+# The built corpus, shared by the readers made from the same arguments (and files)
+# for the same pipeline: spaCy resolves [corpora] once to initialize and again to
+# train, and each reader would otherwise read and tokenize everything again.
+_SHARED: Dict[Any, _Built] = {}
+
+
+def _file_key(path: Path) -> Tuple[str, int, int]:
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return (str(path), -1, -1)  # _read names the missing file
+    return (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def _example(
+    nlp: Language, ref: Tuple[bool, int], state: _Built, pseudo_weight: float
+) -> Example:
+    """The training example of a gold doc or of a kept pseudo-labelled entry."""
+    is_gold, i = ref
+    if is_gold:
+        return Example(nlp.make_doc(state.gold_docs[i].text), state.gold_docs[i])
+    text, cats, user_data = state.kept[i]
+    predicted = nlp.make_doc(text)
+    doc = predicted.copy()  # the reference: same tokens, the teacher's cats
+    doc.cats = dict(cats)
+    doc.user_data.update(user_data)
+    if pseudo_weight != 1.0:
+        set_example_weight(doc, pseudo_weight)
+    return Example(predicted, doc)
 
 
 def _pseudo_entries(

@@ -6,6 +6,7 @@ from pseudo_corpus import LABELS, write_corpus
 from spacy.tokens import DocBin
 
 from spacy_kd.annotate.pseudo import example_weight, is_pseudo
+from spacy_kd.distillation import corpus as corpus_module
 from spacy_kd.distillation.corpus import create_distillation_corpus
 from spacy_kd.errors import DataError
 
@@ -94,6 +95,55 @@ def test_reader_reads_the_shards_once_and_rebuilds_the_same_examples(tmp_path):
         assert "shard-0000" in eg.reference.user_data["spacy_kd_source"]
     with pytest.raises(DataError, match="pseudo-labelled data not found|no pseudo"):
         create_distillation_corpus(gold, folder)  # a new reader does read them
+
+
+def test_reader_builds_each_example_once_for_all_readers_of_its_arguments(
+    tmp_path, monkeypatch
+):
+    """spaCy resolves [corpora] once to initialize and again to train, and calls
+    each reader several times: with ``cache`` (the default), the files are read
+    and each example tokenized once for all those calls, the objects reused in each
+    call's own shuffled order; ``cache = false`` builds everything on every call,
+    the same examples in the same orders."""
+    gold, folder, n_pseudo = write_corpus(tmp_path)
+    nlp = spacy.blank("en")
+    reads = []
+    real_read = corpus_module._read
+    monkeypatch.setattr(
+        corpus_module,
+        "_read",
+        lambda path, nlp: reads.append(path) or real_read(path, nlp),
+    )
+    made = []
+    real_example = corpus_module._example
+    monkeypatch.setattr(
+        corpus_module, "_example", lambda *a: made.append(a[1]) or real_example(*a)
+    )
+    settings = dict(max_pseudo=12, seed=3, gold_upsample=2)
+    first = create_distillation_corpus(gold, folder, **settings)
+    calls = [list(first(nlp)), list(first(nlp))]
+    second = create_distillation_corpus(gold, folder, **settings)  # as spacy train
+    calls.append(list(second(nlp)))
+    assert len(reads) == 1 + len(list(folder.glob("*.spacy")))  # gold and shards once
+    assert len(made) == len(set(made)) == 8 + 12  # each example built once
+    assert {id(eg) for eg in calls[0]} == {id(eg) for eg in calls[1]}
+    assert {id(eg) for eg in calls[1]} == {id(eg) for eg in calls[2]}
+    assert ids(calls[0]) != ids(calls[1]) and ids(calls[2]) == ids(calls[0])
+    # another pipeline: built again for it
+    other = spacy.blank("en")
+    assert not {id(eg) for eg in second(other)} & {id(eg) for eg in calls[0]}
+    # without the cache: every call reads and builds, with the same outcome
+    reads.clear()
+    made.clear()
+    plain = create_distillation_corpus(gold, folder, cache=False, **settings)
+    again = [list(plain(nlp)), list(plain(nlp))]
+    assert len(reads) == 2 + len(list(folder.glob("*.spacy")))  # gold on each call
+    assert len(made) == 2 * (2 * 8 + 12)  # each gold doc twice (upsampled), per call
+    assert not {id(eg) for eg in again[0]} & {id(eg) for eg in again[1]}
+    assert [ids(x) for x in again] == [ids(x) for x in calls[:2]]
+    assert [[(eg.reference.text, eg.reference.cats) for eg in x] for x in again] == [
+        [(eg.reference.text, eg.reference.cats) for eg in x] for x in calls[:2]
+    ]
 
 
 def spoil_labels(doc, i):
