@@ -180,9 +180,10 @@ def test_md_table_aligns_and_escapes():
     ]
 
 
-def test_the_best_student_is_chosen_among_those_fast_enough(tmp_path):
-    """The workflow picks on dev among the students that meet the throughput floor;
-    when none does, among all (and says so)."""
+def test_the_best_student_is_chosen_among_those_fast_and_small_enough(tmp_path):
+    """The workflow picks on dev among the students that meet the throughput floor
+    and keep to 1.2x stock textcat's peak memory; when none does, among all (and
+    says so)."""
     from types import SimpleNamespace
 
     from spacy_kd.evaluation.targets import TrainedModels, best_student, meets_floor
@@ -194,13 +195,15 @@ def test_the_best_student_is_chosen_among_those_fast_enough(tmp_path):
         (path / "meta.json").write_text(json.dumps(meta))
         return path
 
-    rows = {  # name: (dev macro-F1, test macro-F1, docs/s)
-        "teacher": (None, 0.80, 10.0),
-        "slow_cnn": (0.90, 0.85, 100.0),
-        "fast_tfidf": (0.85, 0.78, 3000.0),
-        "fast_bow": (0.80, 0.79, 4000.0),
+    rows = {  # name: (dev macro-F1, test macro-F1, docs/s, peak MiB)
+        "teacher": (None, 0.80, 10.0, 900.0),
+        "stock": (None, 0.70, 5000.0, 100.0),
+        "slow_cnn": (0.90, 0.85, 100.0, 110.0),
+        "fat_vectors": (0.88, 0.84, 3000.0, 121.0),
+        "fast_tfidf": (0.85, 0.78, 3000.0, 120.0),
+        "fast_bow": (0.80, 0.79, 4000.0, 100.0),
     }
-    paths = {n: model_best(n, dev) for n, (dev, _, _) in rows.items() if dev}
+    paths = {n: model_best(n, row[0]) for n, row in rows.items() if row[0]}
 
     class Report:
         pipelines = [
@@ -208,9 +211,9 @@ def test_the_best_student_is_chosen_among_those_fast_enough(tmp_path):
                 name=n,
                 path=paths.get(n, tmp_path),
                 accuracy=SimpleNamespace(macro_f=f1),
-                speed=SimpleNamespace(docs_per_s=speed),
+                speed=SimpleNamespace(docs_per_s=speed, peak_rss_infer_mib=mib),
             )
-            for n, (_, f1, speed) in rows.items()
+            for n, (_, f1, speed, mib) in rows.items()
         ]
 
         def __getitem__(self, name):
@@ -219,17 +222,22 @@ def test_the_best_student_is_chosen_among_those_fast_enough(tmp_path):
     report = Report()
     models = TrainedModels()
     models.teachers["teacher"] = tmp_path
-    for name in ("slow_cnn", "fast_tfidf", "fast_bow"):
+    for name in ("slow_cnn", "fat_vectors", "fast_tfidf", "fast_bow"):
         models.students[name] = paths[name]
+    # no throughput targets: the memory cap alone (fat_vectors is 1.21x stock)
     assert best_student(report, models)[:2] == ("slow_cnn", "dev")
+    assert not meets_floor(report, "fat_vectors", {})
     assert not meets_floor(report, "slow_cnn", {"teacher": 50})
-    assert meets_floor(report, "fast_tfidf", {"teacher": 50})
+    assert meets_floor(report, "fast_tfidf", {"teacher": 50})  # 1.2x: at the cap
     assert best_student(report, models, {"teacher": 50})[:2] == ("fast_tfidf", "dev")
     # nobody is 1,000x the teacher: chosen among all
     assert best_student(report, models, {"teacher": 1000})[0] == "slow_cnn"
     # the scores cover every student, fast or not (the per-architecture table)
     _, _, scores = best_student(report, models, {"teacher": 50})
-    assert set(scores) >= {"slow_cnn", "fast_tfidf", "fast_bow"}
+    assert set(scores) >= {"slow_cnn", "fat_vectors", "fast_tfidf", "fast_bow"}
+    # without a stock row there is no memory reference: only the throughput counts
+    report.pipelines = [p for p in report.pipelines if p.name != "stock"]
+    assert best_student(report, models, {"teacher": 50})[0] == "fat_vectors"
 
 
 def test_gain_kept_just_below_the_target_never_reads_as_the_target():
