@@ -156,7 +156,9 @@ def test_workflow_all_writes_every_output(project):
     baselines = [e["name"] for e in listing if e["role"] == "baseline"]
     students = [e["name"] for e in listing if e["role"] == "student"]
     ensemble = "ensemble (teachers combined)"  # the calibrated teachers, combined
-    assert names == ["stock", *baselines, *teachers, ensemble, *students]
+    # each teacher with the students' label prior, in the annotate run's order
+    corrected = [f"{t} + label prior" for t in ("teacher_elmo", "teacher_bert")]
+    assert names == ["stock", *baselines, *teachers, ensemble, *corrected, *students]
     assert report["reference"] == "teacher_bert"
     n_test = len(
         list(
@@ -168,7 +170,7 @@ def test_workflow_all_writes_every_output(project):
     for p in report["pipelines"]:
         assert p["accuracy"]["n_docs"] == n_test
         assert 0.0 <= p["accuracy"]["macro_f"] <= 1.0
-        if p["role"] == "ensemble":  # costs the teachers': no speed of its own
+        if p["role"] in ("ensemble", "teacher_prior"):  # costs the teachers'
             assert p["speed"] is None
             continue
         assert p["speed"]["docs_per_s"] > 0 and p["speed"]["peak_rss_infer_mib"] > 0
@@ -188,6 +190,8 @@ def test_workflow_all_writes_every_output(project):
         assert p["extra_tests"]["other"]["n_docs"] == 40, p["name"]
     assert "## Test set other" in markdown
     assert "## Teachers' calibration and their ensemble" in markdown
+    assert "## Teachers with the label-prior correction" in markdown
+    assert list(report["teacher_label_prior"]) == ["teacher_elmo", "teacher_bert"]
     assert report["tokenizer_only"]["speed"]["docs_per_s"] > 0
 
 
