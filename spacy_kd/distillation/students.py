@@ -77,10 +77,10 @@ def sole_teacher(pseudo: PathLike) -> Optional[str]:
     (its summary.json), or None (several, or no readable summary)."""
     try:
         summary = json.loads((Path(pseudo) / SUMMARY).read_text(encoding="utf-8"))
-        pairs = list(zip(summary["teachers"], summary["weights"]))
-        if len(pairs) != len(summary["teachers"]):
+        teachers, weights = summary["teachers"], summary["weights"]
+        if len(teachers) != len(weights):
             return None
-        nonzero = [str(t) for t, w in pairs if float(w) != 0.0]
+        nonzero = [str(t) for t, w in zip(teachers, weights) if float(w) != 0.0]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return nonzero[0] if len(nonzero) == 1 else None

@@ -11,7 +11,6 @@ the corrected teacher on the test set, each extra set and dev, from the scores t
 report already kept: no teacher runs again.
 """
 
-from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy
@@ -169,8 +168,3 @@ def teacher_prior_markdown(info: Mapping[str, Any]) -> List[str]:
         *md_table(["teacher", "weights", *sets], rows),
         "",
     ]
-
-
-def labelled_path(training_dir: Path) -> Path:
-    """Where the workflow keeps the gold training docs the prior is taken from."""
-    return Path(training_dir) / "split" / "labelled.spacy"

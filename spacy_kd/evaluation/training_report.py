@@ -36,17 +36,14 @@ from spacy_kd.evaluation.targets import (
     targets_data,
     targets_section,
 )
-from spacy_kd.evaluation.teacher_prior import (
-    labelled_path,
-    teacher_prior_markdown,
-    teacher_prior_rows,
-)
+from spacy_kd.evaluation.teacher_prior import teacher_prior_markdown, teacher_prior_rows
 from spacy_kd.util import atomic_open
 
 PathLike = Union[str, Path]
 # where report_training looks by default, under the training folder
 PSEUDO_DIR = "pseudo"
 DEV_DATA = Path("split") / "dev.spacy"
+LABELLED_DATA = Path("split") / "labelled.spacy"
 
 
 def report_training(
@@ -115,7 +112,7 @@ def report_training(
     if run is not None and (dev is not None or dev_path.exists()):
         dev_gold = load_gold(dev_path)
     labelled_gold = None
-    gold_path = Path(labelled) if labelled is not None else labelled_path(out)
+    gold_path = Path(labelled) if labelled is not None else out / LABELLED_DATA
     if run is not None and (labelled is not None or gold_path.exists()):
         labelled_gold = load_gold(gold_path)
     report = evaluate(
