@@ -46,7 +46,7 @@ from spacy_kd.annotate.weights import (
     store_dev_fit,
     stored_dev_fit,
 )
-from spacy_kd.data.docbin import ID_KEY
+from spacy_kd.data.docbin import ID_KEY, docbin_docs
 from spacy_kd.errors import DataError
 from spacy_kd.util import check_outputs, content_sha256, write_json_atomic
 
@@ -304,7 +304,7 @@ def _merge_shard(
     of input docs. The first run's docs are kept; every doc must match."""
     name = SHARD_PATTERN.format(index)
     docs_per_run = [
-        list(DocBin(store_user_data=True).from_disk(run / name).get_docs(vocab))
+        list(docbin_docs(DocBin(store_user_data=True).from_disk(run / name), vocab))
         for run in runs
     ]
     first_stats = json.loads((runs[0] / name).with_suffix(".json").read_text("utf-8"))

@@ -36,7 +36,7 @@ from typing import (
 )
 
 import numpy
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc
 from spacy.util import minibatch
 
 from spacy_kd.annotate.manifest import (
@@ -63,7 +63,7 @@ from spacy_kd.annotate.weights import (
     store_dev_fit,
     stored_dev_fit,
 )
-from spacy_kd.data.docbin import ID_KEY
+from spacy_kd.data.docbin import ID_KEY, docbin_bytes
 from spacy_kd.data.texts import read_texts
 from spacy_kd.errors import DataError
 from spacy_kd.util import check_outputs, write_bytes_atomic, write_json_atomic
@@ -375,7 +375,7 @@ def build_shard(
     weights, threshold = settings.weights, settings.threshold
     names = list(per_teacher)
     pairs = list(itertools.combinations(names, 2))
-    doc_bin = DocBin(store_user_data=True)
+    kept: List[Doc] = []
     n_dropped = 0
     label_totals = numpy.zeros(len(labels))
     conf_sum = 0.0
@@ -396,7 +396,7 @@ def build_shard(
             multi_label=multi_label, hard=settings.hard, threshold=threshold,
         )  # fmt: skip
         doc.user_data[ID_KEY] = doc_id
-        doc_bin.add(doc)
+        kept.append(doc)
         conf_sum += conf
         label_totals += hard_labels(
             combined, multi_label=multi_label, threshold=threshold
@@ -407,16 +407,17 @@ def build_shard(
         }
         for a, b in pairs:
             agree[f"{a}|{b}"] += int(numpy.array_equal(decided[a], decided[b]))
+    data, n_written = docbin_bytes(kept)
     return {
         "shard": name,
         "n_input": n_input,
         "n_empty_skipped": n_input - len(ids),
         "n_dropped_low_confidence": n_dropped,
-        "n_written": len(doc_bin),
+        "n_written": n_written,
         "label_totals": label_totals.tolist(),
         "confidence_sum": conf_sum,
         "agreement_counts": agree,
-        "_bytes": doc_bin.to_bytes(),
+        "_bytes": data,
     }
 
 

@@ -32,6 +32,7 @@ from spacy_kd.annotate.pseudo import (
     select_teachers,
     set_example_weight,
 )
+from spacy_kd.data.docbin import docbin_docs
 from spacy_kd.data.labels import LabelSchema
 from spacy_kd.errors import DataError
 
@@ -251,7 +252,7 @@ def _read(path: Path, nlp: Language) -> List[Doc]:
         doc_bin = DocBin(store_user_data=True).from_disk(path)
     except Exception as e:  # msgpack and zlib raise many kinds of errors
         raise DataError(path, f"not a readable DocBin (.spacy) file: {e}") from None
-    docs = list(doc_bin.get_docs(nlp.vocab))
+    docs = list(docbin_docs(doc_bin, nlp.vocab))
     for i, doc in enumerate(docs):
         doc.user_data[SOURCE_KEY] = f"{path} doc {i}"  # for error messages only
     return docs
