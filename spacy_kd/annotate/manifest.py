@@ -22,9 +22,10 @@ MANIFEST = "manifest.json"
 SUMMARY = "summary.json"
 SHARD_PATTERN = "shard-{:05d}.spacy"
 DEV_FIT = "dev_fit.json"  # the temperatures and weights fitted on dev
+DEV_SCORES = "dev_scores.json"  # the teachers' probabilities on dev, for the report
 SHARD_GLOB = "shard-*.spacy"
 # every name an annotate run writes in its output folder (a shard's stats: .json)
-RUN_GLOBS = (MANIFEST, SUMMARY, DEV_FIT, SHARD_GLOB, "shard-*.json")
+RUN_GLOBS = (MANIFEST, SUMMARY, DEV_FIT, DEV_SCORES, SHARD_GLOB, "shard-*.json")
 
 
 def iter_shards(output_dir: Union[str, Path]) -> List[Path]:

@@ -1,11 +1,17 @@
 """Fitted on labelled dev data: each teacher's temperature (calibration) and the
-teachers' weights (the mix with the least log-loss of calibrated probabilities)."""
+teachers' weights (the mix with the least log-loss of calibrated probabilities).
+
+The fit is stored in the run's dev_fit.json, and the teachers' own probabilities on
+dev (before any temperature) in dev_scores.json, both with the key of what they
+were computed from: a resume reads them back instead of running the teachers on
+dev again, and so does the report (the ensemble's and the teachers' dev scores).
+"""
 
 import itertools
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy
 
@@ -14,7 +20,7 @@ from spacy_kd.annotate.calibration import (
     expected_calibration_error,
     fit_temperature,
 )
-from spacy_kd.annotate.manifest import DEV_FIT
+from spacy_kd.annotate.manifest import DEV_FIT, DEV_SCORES
 from spacy_kd.annotate.teachers import Teacher, length_order, run_teacher
 from spacy_kd.data.labelled import read_labelled
 from spacy_kd.errors import DataError
@@ -25,12 +31,19 @@ from spacy_kd.util import EPS, content_sha256, write_json_atomic
 class DevFit:
     """What annotate fits on dev: weights (summing to 1), and per teacher its
     temperature (a float, or one per label for multi-label; None: not calibrated)
-    and its expected calibration error on dev before and after."""
+    and its expected calibration error on dev before and after.
+
+    labels, dev_scores: per teacher, its probabilities on the dev docs (in their
+    order, in ``labels`` order, before any temperature); stored apart, in
+    dev_scores.json.
+    """
 
     weights: List[float]
     temperatures: Dict[str, Any] = field(default_factory=dict)
     ece_before: Dict[str, float] = field(default_factory=dict)
     ece_after: Dict[str, float] = field(default_factory=dict)
+    labels: Optional[List[str]] = field(default=None, repr=False)
+    dev_scores: Optional[Dict[str, List[List[float]]]] = field(default=None, repr=False)
 
 
 def dev_fit_key(
@@ -49,22 +62,51 @@ def stored_dev_fit(
     output_dir: Union[str, Path], key: Dict[str, Any]
 ) -> Optional[DevFit]:
     """The fit stored in an annotate output folder for this very ``key``, or None
-    (none stored, unreadable, or fitted for other teachers, dev data or settings)."""
+    (none stored, unreadable, or fitted for other teachers, dev data or settings).
+    Its dev scores come with it where they were stored for the same key."""
     path = Path(output_dir) / DEV_FIT
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("key") != key:
             return None
-        return DevFit(**data["fit"])
+        fit = DevFit(**data["fit"])
     except (OSError, ValueError, TypeError, KeyError):
         return None
+    stored = stored_dev_scores(output_dir)
+    if stored is not None and stored[0] == key:
+        fit.labels, fit.dev_scores = stored[1], stored[2]
+    return fit
 
 
 def store_dev_fit(
     output_dir: Union[str, Path], key: Dict[str, Any], fit: DevFit
 ) -> None:
-    """Store ``fit`` (with its ``key``) in an annotate output folder."""
-    write_json_atomic(Path(output_dir) / DEV_FIT, {"key": key, "fit": asdict(fit)})
+    """Store ``fit`` (with its ``key``) in an annotate output folder: dev_fit.json,
+    and dev_scores.json where the fit has its dev scores."""
+    fitted = asdict(fit)
+    labels, scores = fitted.pop("labels"), fitted.pop("dev_scores")
+    if scores is not None:
+        write_json_atomic(
+            Path(output_dir) / DEV_SCORES,
+            {"key": key, "labels": labels, "scores": scores},
+        )
+    write_json_atomic(Path(output_dir) / DEV_FIT, {"key": key, "fit": fitted})
+
+
+def stored_dev_scores(
+    output_dir: Union[str, Path],
+) -> Optional[Tuple[Dict[str, Any], List[str], Dict[str, List[List[float]]]]]:
+    """The teachers' probabilities on dev stored in an annotate output folder: the
+    key they were computed for (see ``dev_fit_key``), their label order, and each
+    teacher's rows; None where none (readable) are stored."""
+    try:
+        data = json.loads((Path(output_dir) / DEV_SCORES).read_text(encoding="utf-8"))
+        key, labels, scores = data["key"], data["labels"], data["scores"]
+        if not isinstance(key, dict) or not isinstance(scores, dict):
+            return None
+        return key, [str(x) for x in labels], scores
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def fit_on_dev(
@@ -100,7 +142,11 @@ def fit_on_dev(
         run_teacher(t, labelled.texts, labels, batch_size, 1, order=order)[0]
         for t in teachers
     ]
-    fit = DevFit(weights=[])
+    fit = DevFit(
+        weights=[],
+        labels=list(labels),
+        dev_scores={t.name: p.tolist() for t, p in zip(teachers, probs)},
+    )
     if calibrate:
         for i, (teacher, p) in enumerate(zip(teachers, probs)):
             temperature = fit_temperature(p, gold, multi)

@@ -523,6 +523,15 @@ def test_the_dev_fit_is_stored_in_the_run_and_reused_on_rerun(
     stored = json.loads((out / "dev_fit.json").read_text())
     assert stored["fit"]["weights"] == pytest.approx(first.weights)
     assert stored["fit"]["temperatures"] == first.calibration["temperatures"]
+    # the teachers' own dev probabilities, for the report, under the same key
+    scores = json.loads((out / "dev_scores.json").read_text())
+    labels = json.loads((out / "manifest.json").read_text())["labels"]
+    assert scores["key"] == stored["key"] and scores["labels"] == labels
+    n_dev = len(load_docs(dev))
+    for name in first.teachers:
+        p = numpy.asarray(scores["scores"][name])
+        assert p.shape == (n_dev, len(labels))
+        numpy.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)
 
     def no_dev_run(*args, **kwargs):
         raise AssertionError("the teachers ran over dev again")
@@ -533,6 +542,7 @@ def test_the_dev_fit_is_stored_in_the_run_and_reused_on_rerun(
         progress=False,
     )  # fmt: skip
     assert again.dev_fit_reused and again.n_shards_resumed == again.n_shards
+    assert json.loads((out / "dev_scores.json").read_text()) == scores  # kept
     assert again.weights == first.weights
     assert again.calibration == first.calibration
     # other dev data (same path): fitted again
