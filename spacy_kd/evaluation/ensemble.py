@@ -7,9 +7,12 @@ weights of the teachers' mix; manifest.json the label order of the temperatures.
 From the teachers' scores that the report's evaluation kept, this module measures
 each teacher's ECE on the test set before and after its temperature, and scores the
 ensemble the students learn from: the calibrated probabilities mixed by the stored
-weights (argmax, or >= 0.5 per label for multi-label).
+weights (argmax, or >= 0.5 per label for multi-label). Its teachers' probabilities
+on dev come from the run's dev_scores.json where they were computed there from the
+same teachers and dev data (``stored_dev_results``).
 """
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +21,13 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import numpy
 
 from spacy_kd.annotate.calibration import N_BINS, expected_calibration_error
-from spacy_kd.annotate.manifest import MANIFEST, SUMMARY
-from spacy_kd.annotate.weights import calibrated
+from spacy_kd.annotate.manifest import DEV_SCORES, MANIFEST, SUMMARY
+from spacy_kd.annotate.weights import calibrated, stored_dev_scores
 from spacy_kd.errors import DataError
 from spacy_kd.evaluation.gold import GoldSet
 from spacy_kd.evaluation.metrics import AccuracyScores, agreement, decisions, score_cats
 from spacy_kd.evaluation.report import PipelineResult, md_table
+from spacy_kd.util import content_sha256
 
 PathLike = Union[str, Path]
 ENSEMBLE = "ensemble (teachers combined)"
@@ -106,6 +110,55 @@ def kept_scores(result: PipelineResult, labels: List[str], key: Optional[str]) -
         )
     order = [result.labels.index(label) for label in labels]
     return numpy.asarray(scores, dtype="float64")[:, order]
+
+
+def stored_dev_results(
+    run: AnnotateRun, results: Mapping[str, PipelineResult], dev: GoldSet
+) -> Optional[Dict[str, PipelineResult]]:
+    """The run's teachers' results on ``dev`` from the probabilities annotate kept
+    when it fitted on dev (dev_scores.json): only where they were computed from the
+    same dev file and the same teacher folders (by content) as ``results`` hold, and
+    match ``dev`` in size; else None (the report then runs the teachers on dev).
+    Each result is the teacher's test result with its dev scores and accuracy."""
+    stored = stored_dev_scores(run.folder)
+    if stored is None:
+        return None
+    key, labels, scores = stored
+    try:
+        dev_sha = key["dev"][1]
+        teacher_sha = {str(name): sha for name, sha in key["teachers"]}
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+    if set(teacher_sha) != set(run.teachers) or any(
+        n not in results or n not in scores for n in run.teachers
+    ):
+        return None
+    if dev_sha != content_sha256(dev.path):
+        return None
+    out: Dict[str, PipelineResult] = {}
+    for name in run.teachers:
+        result = results[name]
+        if content_sha256(result.path) != teacher_sha[name]:
+            return None
+        p = numpy.asarray(scores[name], dtype="float64")
+        if p.shape != (len(dev.cats), len(labels)) or set(labels) != set(result.labels):
+            return None
+        multi = result.multi_label
+        out[name] = dataclasses.replace(
+            result,
+            labels=list(labels),
+            accuracy=score_cats(dev.cats, p, labels, multi_label=multi),
+            thresholds=None,
+            threshold_source="threshold 0.5" if multi else "argmax",
+            agreement=None,
+            speed=None,
+            extra_accuracy={},
+            accuracy_global=None,
+            scores=p,
+            extra_scores={},
+            note=f"its probabilities on dev from {run.folder / DEV_SCORES}",
+        )
+    return out
 
 
 def gold_01(gold: GoldSet, labels: List[str]) -> numpy.ndarray:

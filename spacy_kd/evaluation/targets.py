@@ -41,6 +41,8 @@ class TrainedModels:
     # a student's or baseline's architecture, and a student's own baseline
     arch: Dict[str, str] = field(default_factory=dict)
     baseline_of: Dict[str, str] = field(default_factory=dict)
+    # a student that `students` copied from another instead of training it
+    copied_from: Dict[str, str] = field(default_factory=dict)
 
     def all(self) -> List[Tuple[str, Path]]:
         return [
@@ -75,6 +77,8 @@ def find_models(training_dir: PathLike) -> TrainedModels:
                 found.arch[name] = entry["arch"]
             if entry.get("baseline"):
                 found.baseline_of[name] = entry["baseline"]
+            if entry.get("copied_from"):
+                found.copied_from[name] = entry["copied_from"]
     return found
 
 

@@ -10,9 +10,10 @@ It writes TRAINING/report.json, .md and .png; report.md ends with the calibratio
 and the talk's targets.
 """
 
+import dataclasses
 import json
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from spacy_kd.errors import DataError
 from spacy_kd.evaluation.ensemble import (
@@ -22,6 +23,7 @@ from spacy_kd.evaluation.ensemble import (
     ensemble_accuracy,
     ensemble_result,
     read_annotate_run,
+    stored_dev_results,
     teacher_calibration,
 )
 from spacy_kd.evaluation.extra_sets import load_extra_sets
@@ -37,7 +39,7 @@ from spacy_kd.evaluation.targets import (
     targets_section,
 )
 from spacy_kd.evaluation.teacher_prior import teacher_prior_markdown, teacher_prior_rows
-from spacy_kd.util import atomic_open
+from spacy_kd.util import atomic_open, content_sha256
 
 PathLike = Union[str, Path]
 # where report_training looks by default, under the training folder
@@ -115,10 +117,12 @@ def report_training(
     gold_path = Path(labelled) if labelled is not None else out / LABELLED_DATA
     if run is not None and (labelled is not None or gold_path.exists()):
         labelled_gold = load_gold(gold_path)
+    copies = _copies(found, models)
+    measured = [(name, path) for name, path in found if name not in copies]
     report = evaluate(
-        [path for _, path in found],
+        [path for _, path in measured],
         gold,
-        names=[name for name, _ in found],
+        names=[name for name, _ in measured],
         reference=reference,
         sample=sample,
         seed=seed,
@@ -128,11 +132,16 @@ def report_training(
         progress=progress,
         extra_data=extra,
         keep_scores=True,
-        torch_free=[*models.references, *models.baselines, *models.students],
+        torch_free=[
+            name
+            for name in (*models.references, *models.baselines, *models.students)
+            if name not in copies
+        ],
         tokenizer_only=True,
         # multi-label: per-label thresholds tuned on dev, against the global one
         tune_thresholds_on=dev_path if gold.multi_label and dev_path.exists() else None,
     )
+    _add_copies(report, found, copies)
     for name, _ in found:
         report[name].role = _role(name, models)
     calibration, dev_results = _calibration(
@@ -167,6 +176,39 @@ def report_training(
     with atomic_open(paths["md"]) as f:
         f.write(markdown)
     return report, section
+
+
+def _copies(found: List[Tuple[str, Path]], models: TrainedModels) -> Dict[str, str]:
+    """The students that ``students`` copied from another one listed here (its
+    ``copied_from``), whose model-best is still byte for byte that one's: each is
+    reported with its original's numbers instead of being run again."""
+    paths = dict(found)
+    copies = {}
+    for name, source in models.copied_from.items():
+        if name in paths and source in paths and source not in models.copied_from:
+            if content_sha256(paths[name]) == content_sha256(paths[source]):
+                copies[name] = source
+    return copies
+
+
+def _add_copies(
+    report: EvaluationReport, found: List[Tuple[str, Path]], copies: Dict[str, str]
+) -> None:
+    """Each copy's row: its original's result under its own name, in ``found``'s
+    order."""
+    by_name = {p.name: p for p in report.pipelines}
+    for name, source in copies.items():
+        by_name[name] = dataclasses.replace(
+            by_name[source],
+            name=name,
+            path=str(dict(found)[name]),
+            is_reference=False,
+            note=(
+                f"a byte-identical copy of {source} (students.json: copied_from; "
+                f"the annotate run's weights are one-hot): {source}'s numbers"
+            ),
+        )
+    report.pipelines = [by_name[name] for name, _ in found]
 
 
 def _role(name: str, models: TrainedModels) -> str:
@@ -223,12 +265,20 @@ def _calibration(
     }
     dev_results = None
     if dev_gold is not None:
-        say(f"Scoring the ensemble's teachers on the dev data {dev_gold.path}")
-        on_dev = evaluate(
-            [results[n].path for n in run.teachers], dev_gold, names=run.teachers,
-            measure_speed=False, keep_scores=True, batch_size=batch_size,
-        )  # fmt: skip
-        dev_results = {p.name: p for p in on_dev.pipelines}
+        dev_results = stored_dev_results(run, results, dev_gold)
+        if dev_results is not None:
+            say(
+                f"The ensemble's teachers on the dev data {dev_gold.path}: their "
+                f"probabilities from the annotate run in {run.folder}"
+            )
+        else:
+            say(f"Scoring the ensemble's teachers on the dev data {dev_gold.path}")
+            on_dev = evaluate(
+                [results[n].path for n in run.teachers], dev_gold,
+                names=run.teachers, measure_speed=False, keep_scores=True,
+                batch_size=batch_size,
+            )  # fmt: skip
+            dev_results = {p.name: p for p in on_dev.pipelines}
         scores = ensemble_accuracy(run, dev_results, dev_gold)
         ens["dev_macro_f"] = None if scores is None else scores.macro_f
         ens["dev_data"] = dev_gold.path

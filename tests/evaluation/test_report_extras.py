@@ -2,6 +2,7 @@
 label maps and the gain kept on each, the teachers' calibration and their ensemble
 from a real annotate run, and torch-free speed runs (with the tokenizer alone)."""
 
+import dataclasses
 import importlib.util
 import json
 from pathlib import Path
@@ -9,19 +10,21 @@ from pathlib import Path
 import numpy
 import pytest
 import spacy
-from training_folder import TEST, make_training, train_pair
+from training_folder import TEST, make_training, place, train_pair
 from typer.testing import CliRunner
 
 from spacy_kd.annotate.calibration import apply_temperature, expected_calibration_error
 from spacy_kd.annotate.run import annotate
 from spacy_kd.cli import app
 from spacy_kd.errors import DataError
-from spacy_kd.evaluation import evaluate
+from spacy_kd.evaluation import evaluate, training_report
 from spacy_kd.evaluation.ensemble import (
     AnnotateRun,
     ensemble_accuracy,
     ensemble_scores,
+    kept_scores,
     read_annotate_run,
+    stored_dev_results,
     teacher_calibration,
 )
 from spacy_kd.evaluation.extra_sets import map_labels, read_label_map
@@ -29,6 +32,7 @@ from spacy_kd.evaluation.gold import load_gold
 from spacy_kd.evaluation.measure import TORCH_STACK, measure_pipeline
 from spacy_kd.evaluation.metrics import score_cats
 from spacy_kd.evaluation.report import PipelineResult
+from spacy_kd.evaluation.training_report import report_training
 
 ROWS = [json.loads(line) for line in TEST.read_text().splitlines() if line.strip()]
 RENAMED = {"alt.atheism": "atheism", "misc.forsale": "forsale"}
@@ -227,6 +231,69 @@ def test_report_with_extra_set_calibration_and_ensemble(models, other_domain, tm
     assert "| other | student_one " in section
 
 
+def test_report_reads_the_teachers_dev_scores_from_the_annotate_run(
+    models, tmp_path, monkeypatch
+):
+    """annotate keeps its teachers' probabilities on dev; the report uses them where
+    they come from the same dev file and teacher folders, else runs the teachers."""
+    training = make_training(*models, tmp_path / "training")
+    teachers = [training / f"teacher_{n}" / "model-best" for n in ("alpha", "zeta")]
+    pseudo = training / "pseudo"
+    annotate(teachers, TEST, pseudo, weights_from_dev=TEST, progress=False)
+    run = read_annotate_run(pseudo)
+    dev = load_gold(TEST)
+    names = ["teacher_alpha", "teacher_zeta"]
+    ran = evaluate([str(t) for t in teachers], dev, names=names,
+                   measure_speed=False, keep_scores=True)  # fmt: skip
+    results = {p.name: p for p in ran.pipelines}
+    stored = stored_dev_results(run, results, dev)
+    assert stored is not None and set(stored) == set(names)
+    for name in names:  # what the teachers give when run on dev again
+        assert numpy.allclose(
+            kept_scores(stored[name], run.labels, None),
+            kept_scores(results[name], run.labels, None), atol=1e-9,
+        )  # fmt: skip
+        assert stored[name].accuracy.macro_f == pytest.approx(
+            results[name].accuracy.macro_f
+        )
+    # other dev data, another teacher folder, or no stored scores: not used
+    other_dev = _write(ROWS[:-1], tmp_path / "dev.jsonl")
+    assert stored_dev_results(run, results, load_gold(other_dev)) is None
+    swapped = {**results, "teacher_zeta": dataclasses.replace(
+        results["teacher_zeta"], path=str(teachers[0]))}  # fmt: skip
+    assert stored_dev_results(run, swapped, dev) is None
+
+    # the whole report: the teachers do not run on dev, and its dev numbers are the
+    # same as when they do (no dev_scores.json)
+    dev_runs = []
+    real_evaluate = training_report.evaluate
+
+    def spy(paths, gold, **kwargs):
+        dev_runs.append(gold.path)
+        return real_evaluate(paths, gold, **kwargs)
+
+    monkeypatch.setattr(training_report, "evaluate", spy)
+    args = dict(sample=0, n_speed_docs=2, dev=TEST, labelled=TEST)
+
+    def reported():
+        report_training(training, TEST, **args)
+        data = json.loads((training / "report.json").read_text())
+        prior = data["teacher_label_prior"]
+        return (data["calibration"]["ensemble"]["dev_macro_f"],
+                {n: e["macro_f_before"]["dev"] for n, e in prior.items()},
+                {n: e["macro_f_after"]["dev"] for n, e in prior.items()})  # fmt: skip
+
+    with_stored = reported()
+    assert dev_runs == [str(TEST)]  # the test set's evaluation only
+    (pseudo / "dev_scores.json").unlink()
+    dev_runs.clear()
+    rerun = reported()
+    assert dev_runs == [str(TEST), str(TEST)]  # and the teachers on dev
+    assert with_stored[0] == pytest.approx(rerun[0])
+    for a, b in zip(with_stored[1:], rerun[1:]):
+        assert set(a) == set(names) and a == pytest.approx(b)
+
+
 def test_report_refuses_bad_extra_sets(models, other_domain, tmp_path):
     training = make_training(*models, tmp_path / "training")
     other, mapping, _ = other_domain
@@ -321,3 +388,42 @@ def test_annotate_run_is_read_or_refused(tmp_path):
     assert (run.teachers, run.weights, run.temperatures, run.labels) == (
         ["a"], [1.0], {}, None,
     )  # fmt: skip
+
+
+def test_report_gives_a_byte_identical_copy_its_originals_numbers(
+    models, tmp_path, monkeypatch
+):
+    """A student `students` copied (copied_from) is not run again while its model
+    is still its original's byte for byte; an edited copy is measured itself."""
+    training = make_training(*models, tmp_path / "training")
+    listing_path = training / "students" / "students.json"
+    listing = json.loads(listing_path.read_text())
+    one = training / "students" / "student_one" / "model-best"
+    for name, dev in (("student_copy", None), ("student_edited", 0.5)):
+        path = place(one, training / "students" / name / "model-best", dev)
+        listing.append({"name": name, "role": "student", "arch": "x",
+                        "baseline": "baseline_x", "path": str(path),
+                        "copied_from": "student_one"})  # fmt: skip
+    listing_path.write_text(json.dumps(listing))
+    measured = []
+    real_evaluate = training_report.evaluate
+
+    def spy(paths, gold, **kwargs):
+        measured.append(list(kwargs["names"]))
+        return real_evaluate(paths, gold, **kwargs)
+
+    monkeypatch.setattr(training_report, "evaluate", spy)
+    report, _ = report_training(training, TEST, n_speed_docs=2)
+    assert "student_copy" not in measured[0] and "student_edited" in measured[0]
+    names = [p.name for p in report.pipelines]
+    assert names[-3:] == ["student_two", "student_copy", "student_edited"]
+    copy, original = report["student_copy"], report["student_one"]
+    assert copy.accuracy == original.accuracy and copy.speed == original.speed
+    assert copy.path == str(training / "students" / "student_copy" / "model-best")
+    assert "byte-identical copy of student_one" in copy.note
+    assert copy.role == "student" and report["student_edited"].note is None
+    data = json.loads((training / "report.json").read_text())
+    row = next(p for p in data["pipelines"] if p["name"] == "student_copy")
+    assert row["speed"] == next(
+        p["speed"] for p in data["pipelines"] if p["name"] == "student_one"
+    )
