@@ -269,6 +269,10 @@ def build_lower_static_vectors_embed(
     )
 
 
+# rows of the vectors table gathered at once by static_vectors (4 MB at 256 dims)
+VECTOR_CHUNK = 4096
+
+
 def static_vectors(
     nO: Optional[int] = None, *, key_attr: str = "LOWER", dropout: float = 0.0
 ) -> Model[List[Doc], Ragged]:
@@ -297,11 +301,16 @@ def _static_vectors_forward(
     table = _vectors_table(docs[0].vocab.vectors)
     attr = intify_attr(model.attrs["key_attr"])
     keys = ops.flatten([cast(Ints1d, doc.to_array(attr)) for doc in docs])
-    found = table.find(keys=keys)
-    V = ops.as_contig(ops.asarray(table.data)[found])
-    V[ops.asarray(found) < 0] = 0  # no row: a zero vector
+    found = ops.asarray(table.find(keys=keys))
+    data = cast(Floats2d, ops.asarray(table.data))
     W = cast(Floats2d, ops.as_contig(model.get_param("W")))
-    Y = ops.gemm(V, W, trans2=True)
+    # the tokens' vectors are gathered VECTOR_CHUNK rows at a time and never kept
+    # whole: a batch of long docs would otherwise hold n_tokens x width floats
+    # (256 docs of 20 Newsgroups: about 70 MB at 256 dims); backprop gathers again
+    Y = ops.alloc2f(len(found), W.shape[0])
+    for start in range(0, len(found), VECTOR_CHUNK):
+        end = start + VECTOR_CHUNK
+        Y[start:end] = ops.gemm(_vector_rows(data, found[start:end]), W, trans2=True)
     rate = model.attrs["dropout_rate"]
     mask = None
     if is_train and rate:
@@ -313,10 +322,22 @@ def _static_vectors_forward(
         d = cast(Floats2d, dY.data)
         if mask is not None:
             d = d * mask
-        model.inc_grad("W", ops.gemm(ops.as_contig(d), V, trans1=True))
+        dW = ops.alloc2f(*W.shape)
+        for start in range(0, len(found), VECTOR_CHUNK):
+            end = start + VECTOR_CHUNK
+            V = _vector_rows(data, found[start:end])
+            dW += ops.gemm(ops.as_contig(d[start:end]), V, trans1=True)
+        model.inc_grad("W", dW)
         return []
 
     return Ragged(Y, lengths), backprop
+
+
+def _vector_rows(data: Floats2d, found: Ints1d) -> Floats2d:
+    """The table's rows ``found`` (a copy), zeros where a token has none (-1)."""
+    V = data[found]
+    V[found < 0] = 0
+    return V
 
 
 def _vectors_table(vectors) -> Vectors:

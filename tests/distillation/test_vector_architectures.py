@@ -26,6 +26,7 @@ from test_production import (
 from thinc.api import Adam, Config, set_dropout_rate
 from thinc.types import Ragged
 
+from spacy_kd.distillation import architectures
 from spacy_kd.distillation.architectures import (
     build_tfidf_vector_cnn,
     build_vector_cnn,
@@ -198,6 +199,37 @@ def test_static_vectors_gradient_matches_finite_differences(vectors_dir):
 
     rng = numpy.random.default_rng(0)
     check_param_gradients(layer, run, [(layer, "W")], rng, n=12)
+
+
+def test_static_vectors_gathered_in_chunks_give_the_same_output_and_gradient(
+    vectors_dir, monkeypatch
+):
+    """The rows are gathered VECTOR_CHUNK at a time (never all tokens' vectors at
+    once): with chunks of 3 tokens, the output and W's gradient are those of one
+    chunk, and the gradient still matches finite differences."""
+    nlp = spacy.load(vectors_dir)
+    docs = [nlp.make_doc(t) for t in TEXTS]
+    layer = static_vectors(5)
+    layer.initialize(X=docs)
+    assert sum(len(d) for d in docs) > 3 * 3
+    results = []
+    for chunk in (10**6, 3):
+        monkeypatch.setattr(architectures, "VECTOR_CHUNK", chunk)
+        Y, backprop = layer(docs, is_train=True)
+        dY = numpy.random.default_rng(1).normal(size=Y.data.shape).astype("float32")
+        layer.set_grad("W", numpy.zeros_like(layer.get_param("W")))
+        backprop(Ragged(dY, Y.lengths))
+        results.append((Y.data.copy(), layer.get_grad("W").copy()))
+    (y1, g1), (y3, g3) = results
+    numpy.testing.assert_allclose(y3, y1, rtol=1e-6, atol=1e-6)
+    numpy.testing.assert_allclose(g3, g1, rtol=1e-5, atol=1e-5)
+    assert numpy.abs(g1).sum() > 0
+
+    def run(is_train):
+        Y, backprop = layer(docs, is_train=is_train)
+        return Y.data, lambda dY: backprop(Ragged(dY, Y.lengths))
+
+    check_param_gradients(layer, run, [(layer, "W")], numpy.random.default_rng(0), n=12)
 
 
 def test_mean_max_pool_matches_numpy_and_pools_an_empty_doc_to_zeros():
