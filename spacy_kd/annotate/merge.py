@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy
 import spacy
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from spacy_kd.annotate.manifest import (
@@ -46,7 +46,7 @@ from spacy_kd.annotate.weights import (
     store_dev_fit,
     stored_dev_fit,
 )
-from spacy_kd.data.docbin import ID_KEY, docbin_docs
+from spacy_kd.data.docbin import ID_KEY, read_docbin
 from spacy_kd.errors import DataError
 from spacy_kd.util import check_outputs, content_sha256, write_json_atomic
 
@@ -303,10 +303,7 @@ def _merge_shard(
     """Shard ``index`` of the merged run (``build_shard``'s result), and its number
     of input docs. The first run's docs are kept; every doc must match."""
     name = SHARD_PATTERN.format(index)
-    docs_per_run = [
-        list(docbin_docs(DocBin(store_user_data=True).from_disk(run / name), vocab))
-        for run in runs
-    ]
+    docs_per_run = [read_docbin(run / name, vocab=vocab) for run in runs]
     first_stats = json.loads((runs[0] / name).with_suffix(".json").read_text("utf-8"))
     docs = docs_per_run[0]
     per_teacher: Dict[str, numpy.ndarray] = {}

@@ -22,7 +22,7 @@ from typing import (
 )
 
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc
 from spacy.training import Example
 
 from spacy_kd.annotate.pseudo import (
@@ -32,7 +32,7 @@ from spacy_kd.annotate.pseudo import (
     select_teachers,
     set_example_weight,
 )
-from spacy_kd.data.docbin import docbin_docs
+from spacy_kd.data.docbin import read_docbin
 from spacy_kd.data.labels import LabelSchema
 from spacy_kd.errors import DataError
 
@@ -246,13 +246,7 @@ def _pseudo_entries(
 
 
 def _read(path: Path, nlp: Language) -> List[Doc]:
-    if not path.exists():
-        raise DataError(path, "file not found")
-    try:
-        doc_bin = DocBin(store_user_data=True).from_disk(path)
-    except Exception as e:  # msgpack and zlib raise many kinds of errors
-        raise DataError(path, f"not a readable DocBin (.spacy) file: {e}") from None
-    docs = list(docbin_docs(doc_bin, nlp.vocab))
+    docs = read_docbin(path, vocab=nlp.vocab)
     for i, doc in enumerate(docs):
         doc.user_data[SOURCE_KEY] = f"{path} doc {i}"  # for error messages only
     return docs
