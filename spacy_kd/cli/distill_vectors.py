@@ -12,6 +12,9 @@ from spacy_kd.cli._util import overwrite_option, user_errors
 from spacy_kd.distillation.vectors import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_DIMS,
+    DEFAULT_FIT_EPOCHS,
+    DEFAULT_FIT_L2,
+    DEFAULT_FIT_TOKENS,
     DEFAULT_MAX_WORDS,
     DEFAULT_MIN_COUNT,
     SPACY_DIR,
@@ -46,6 +49,23 @@ def distill_vectors_cli(
     ),
     lang: str = typer.Option("en", "--lang", help="Language of the docs"),
     overwrite: bool = overwrite_option(),
+    fit_docs: List[Path] = typer.Option(
+        [],
+        "--fit-docs",
+        help=".spacy corpus whose docs' encoder features the vectors are fitted to "
+        "(repeatable; none: model2vec's vectors)",
+    ),
+    fit_l2: float = typer.Option(
+        DEFAULT_FIT_L2, "--fit-l2", help="Ridge penalty towards model2vec's vectors"
+    ),
+    fit_epochs: int = typer.Option(
+        DEFAULT_FIT_EPOCHS,
+        "--fit-epochs",
+        help="Full-batch Adam steps of the fit (0: no fit)",
+    ),
+    fit_tokens: int = typer.Option(
+        DEFAULT_FIT_TOKENS, "--fit-tokens", help="First tokens of a fit doc read"
+    ),
 ) -> None:
     """Distil static word vectors (model2vec's recipe) from a transformer encoder
     over the words of .spacy corpora.
@@ -57,12 +77,20 @@ def distill_vectors_cli(
         summary = distill_vectors(
             encoder_dir, output_dir, docs, dims=dims, min_count=min_count,
             max_words=max_words, batch_size=batch_size, threads=threads, lang=lang,
-            overwrite=overwrite,
+            overwrite=overwrite, fit_docs=fit_docs, fit_l2=fit_l2,
+            fit_epochs=fit_epochs, fit_tokens=fit_tokens,
         )  # fmt: skip
     msg.good(
         f"{summary.n_words} words x {summary.dims} dims in {output_dir / SPACY_DIR} "
         f"({summary.explained_variance:.1%} of the variance kept; "
         f"{words_per_second(summary):.0f} words/s, {summary.seconds:.1f}s in all)"
     )
+    if summary.fit is not None:
+        fit = summary.fit
+        msg.info(
+            f"Fitted to {fit['n_docs']} docs' encoder features: mean cosine "
+            f"{fit['cosine_before']:.3f} -> {fit['cosine_after']:.3f} "
+            f"({fit['seconds']:.1f}s)"
+        )
     if summary.dropped:
         msg.warn(f"{len(summary.dropped)} words had no subwords and were dropped")

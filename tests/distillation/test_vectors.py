@@ -21,7 +21,10 @@ from spacy_kd.distillation.vectors import (
     SIF_COEFFICIENT,
     count_words,
     distill_vectors,
+    encode_docs,
     encode_words,
+    fit_to_features,
+    mean_matrix,
     pca,
     select_vocabulary,
     zipf_weights,
@@ -104,6 +107,82 @@ def test_batched_encoding_equals_one_word_at_a_time():
         numpy.testing.assert_allclose(row, want, rtol=1e-4, atol=1e-5)
 
 
+def test_mean_matrix_by_hand():
+    nlp = spacy.blank("en")
+    docs = [nlp.make_doc(t) for t in ("The rocket , the ORBIT", "zzz qqq", "puck the")]
+    words = ["the", "rocket", "orbit", "puck"]
+    rows, cols, values, kept = mean_matrix(docs, words, max_tokens=4)
+    M = numpy.zeros((len(kept), len(words)))
+    M[rows, cols] = values
+    # doc 0's first 4 tokens: The rocket , the (the comma has no row); doc 1: none
+    assert kept.tolist() == [0, 2]
+    numpy.testing.assert_allclose(M, [[2 / 3, 1 / 3, 0, 0], [1 / 2, 0, 0, 1 / 2]])
+    rows, cols, values, kept = mean_matrix(docs, words, max_tokens=100)
+    M = numpy.zeros((len(kept), len(words)))
+    M[rows, cols] = values
+    numpy.testing.assert_allclose(M[0], [1 / 2, 1 / 4, 1 / 4, 0])
+
+
+def _mean(rows, cols, values, shape):
+    M = numpy.zeros(shape, dtype="float32")
+    M[rows, cols] = values
+    return M
+
+
+def test_fit_recovers_vectors_that_explain_the_features():
+    """With no penalty the fit finds a table whose doc means are the features;
+    a word no doc holds keeps its scaled start; a large penalty keeps the start."""
+    rng = numpy.random.default_rng(0)
+    n_words, n_docs, width = 12, 40, 5
+    true = rng.normal(0, 1, (n_words, width)).astype("f")
+    X = true + rng.normal(0, 0.5, true.shape).astype("f")
+    rows, cols, values = [], [], []
+    for d in range(n_docs):
+        held = rng.choice(n_words - 1, size=3, replace=False)  # word 11: in no doc
+        for w in held:
+            rows.append(d), cols.append(w), values.append(1 / 3)
+    mean = (numpy.array(rows), numpy.array(cols), numpy.array(values, dtype="f"))
+    M = _mean(*mean, (n_docs, n_words))
+    F = M @ true
+    V, report = fit_to_features(X, mean, F, l2=0.0, epochs=2000, learn_rate=0.05,
+                                threads=1)  # fmt: skip
+    assert report["cosine_after"] > 0.999 > report["cosine_before"]
+    numpy.testing.assert_allclose(M @ V, F, atol=2e-3)
+    scale = report["scale"]
+    MX = M @ X
+    assert scale == pytest.approx(float((MX * F).sum() / (MX * MX).sum()), rel=1e-4)
+    numpy.testing.assert_array_equal(V[11], X[11] * numpy.float32(scale))
+    held, _ = fit_to_features(X, mean, F, l2=1e6, epochs=50, threads=1)
+    numpy.testing.assert_allclose(held, X * scale, atol=1e-3)
+    again, _ = fit_to_features(X, mean, F, l2=0.0, epochs=2000, learn_rate=0.05,
+                               threads=1)  # fmt: skip
+    assert again.tobytes() == V.tobytes()  # deterministic
+
+
+def test_encode_docs_is_the_teachers_mean_pooled_feature():
+    """Every wordpiece, the special ones too, padding not; L2-normalised; the same
+    in a batch as alone."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    texts = TEXTS[:3]
+    got = encode_docs(ENCODER, texts, batch_size=2, threads=1)
+    assert got.shape == (3, 384)
+    tokenizer = AutoTokenizer.from_pretrained(str(ENCODER))
+    encoder = AutoModel.from_pretrained(str(ENCODER)).eval()
+    for text, row in zip(texts, got):
+        with torch.no_grad():
+            hidden = encoder(**tokenizer(text, return_tensors="pt")).last_hidden_state
+        want = hidden[0].mean(dim=0).numpy()
+        numpy.testing.assert_allclose(row, want / numpy.linalg.norm(want), atol=1e-5)
+    short = encode_docs(ENCODER, texts[:1], max_pieces=4, threads=1)
+    ids = tokenizer(texts[0], truncation=True, max_length=4, return_tensors="pt")
+    assert ids["input_ids"].shape[1] == 4
+    with torch.no_grad():
+        want = encoder(**ids).last_hidden_state[0].mean(dim=0).numpy()
+    numpy.testing.assert_allclose(short[0], want / numpy.linalg.norm(want), atol=1e-5)
+
+
 # --- the command ----------------------------------------------------------------
 
 
@@ -144,6 +223,62 @@ def test_distill_vectors_writes_a_table_spacy_loads(tmp_path):
     assert again.exit_code == 0, again.output
     reloaded = spacy.load(out / "spacy").vocab.vectors
     assert reloaded.data.tobytes() == vectors.data.tobytes()  # deterministic
+
+
+def test_vectors_fitted_to_the_docs_features(tmp_path):
+    docs = docbin(tmp_path / "docs.spacy", TEXTS)
+    fit = docbin(tmp_path / "fit.spacy", TEXTS + ["orbit the puck", "zzz qqq"])
+    out = tmp_path / "vectors"
+    args = [ENCODER, out, "--docs", docs, "--fit-docs", fit, "--threads", "1",
+            "--fit-epochs", "100", "--fit-tokens", "6", "--dims", "384"]  # fmt: skip
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["dims"] == 384 and summary["explained_variance"] == 1.0
+    report = summary["fit"]
+    assert report["n_docs"] == 5  # "zzz qqq" holds no word of the table
+    assert report["max_tokens"] == 6 and report["epochs"] == 100
+    assert report["docs"] == [str(fit)] and report["l2"] == 0.3
+    assert report["cosine_after"] > report["cosine_before"]
+    vectors = spacy.load(out / "spacy").vocab.vectors
+    assert vectors.shape == (summary["n_words"], 384)
+    # fitted, not Zipf-weighted: "the" is no longer shrunk towards zero
+    plain = tmp_path / "plain"
+    assert run(ENCODER, plain, "--docs", docs, "--dims", "384").exit_code == 0
+    plain_vectors = spacy.load(plain / "spacy").vocab.vectors
+    assert json.loads((plain / "summary.json").read_text())["fit"] is None
+    assert vectors.data.tobytes() != plain_vectors.data.tobytes()
+    # no fit with --fit-epochs 0; deterministic reruns; PCA after the fit
+    none = tmp_path / "none"
+    assert run(ENCODER, none, "--docs", docs, "--dims", "384", "--fit-docs", fit,
+               "--fit-epochs", "0").exit_code == 0  # fmt: skip
+    assert spacy.load(none / "spacy").vocab.vectors.data.tobytes() == (
+        plain_vectors.data.tobytes()
+    )
+    assert run(*args, "--overwrite").exit_code == 0
+    again = spacy.load(out / "spacy").vocab.vectors
+    assert again.data.tobytes() == vectors.data.tobytes()
+    assert run(*args, "--overwrite", "--dims", "3").exit_code == 0
+    assert spacy.load(out / "spacy").vocab.vectors.shape == (summary["n_words"], 3)
+
+
+def test_bad_fit_settings_are_clear_errors(tmp_path):
+    docs = docbin(tmp_path / "docs.spacy", TEXTS)
+    out = tmp_path / "out"
+    unknown = docbin(tmp_path / "unknown.spacy", ["zzz qqq", "xxyy"])
+    refused(run(ENCODER, out, "--docs", docs, "--fit-docs", unknown), unknown,
+            "none holding a word of the vectors table")  # fmt: skip
+    missing = tmp_path / "nope.spacy"
+    refused(run(ENCODER, out, "--docs", docs, "--fit-docs", missing), missing,
+            "file not found")  # fmt: skip
+    for option, value, text in (
+        ("--fit-l2", "-1", "--fit-l2 must be >= 0"),
+        ("--fit-epochs", "-1", "--fit-epochs must be >= 0"),
+        ("--fit-tokens", "0", "--fit-tokens must be >= 1"),
+    ):
+        result = run(ENCODER, out, "--docs", docs, "--fit-docs", docs, option, value)
+        assert result.exit_code == 1 and text in result.output, result.output
+    assert not out.exists()  # nothing was written
 
 
 def test_bad_inputs_are_clear_errors(tmp_path):
