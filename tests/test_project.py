@@ -53,6 +53,7 @@ VARS = {
     "augment_copies": 1,
     "vector_dims": 16,
     "vector_min_count": 1,
+    "vector_fit_epochs": 5,  # fitted to the labelled and pool docs' features
     # the test set again, under another name and with a label renamed and mapped back
     "extra_tests": f"other={DATA / 'other_domain.jsonl'}",
     "label_maps": f"other={DATA / 'other_domain_map.json'}",
@@ -212,6 +213,12 @@ def test_transfer_set_and_vectors(project):
     nlp = spacy.load(student)
     assert nlp.vocab.vectors.shape[1] == 16
     assert nlp.vocab.vectors.shape[0] > 100
+    fit = json.loads((run / "vectors" / "summary.json").read_text())["fit"]
+    assert fit["epochs"] == 5 and fit["max_tokens"] == 128
+    assert [Path(d).parts[-2:] for d in fit["docs"]] == [
+        ("split", "labelled.spacy"), ("split", "pool.spacy")
+    ]  # fmt: skip
+    assert 0 < fit["n_docs"] <= 60 + len(pool)
 
 
 def test_rerun_skips_every_finished_step(project):
