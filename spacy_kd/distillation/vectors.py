@@ -35,9 +35,10 @@ torch and transformers are imported inside the functions that need them only.
 import math
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.tokens import Doc
@@ -163,39 +164,27 @@ def encode_words(
     threads: torch's intra-op threads while encoding (0: leave torch's setting).
     """
     import torch
-    from transformers import AutoModel, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
-    encoder = AutoModel.from_pretrained(str(encoder_dir)).eval()
-    width = int(encoder.config.hidden_size)
-    out = numpy.zeros((len(words), width), dtype="float32")
+    tokenizer, encoder = _load_encoder(encoder_dir)
+    out = numpy.zeros((len(words), int(encoder.config.hidden_size)), dtype="float32")
     has_pieces = numpy.zeros((len(words),), dtype=bool)
-    # batches of words of similar length pad least
-    order = sorted(range(len(words)), key=lambda i: (len(words[i]), i))
-    previous = torch.get_num_threads()
-    if threads > 0:
-        torch.set_num_threads(threads)
-    try:
-        with torch.no_grad():
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
-                batch = tokenizer(
-                    [words[i] for i in rows],
-                    padding=True,
-                    truncation=True,
-                    max_length=MAX_PIECES + 2,
-                    return_special_tokens_mask=True,
-                    return_tensors="pt",
-                )
-                special = batch.pop("special_tokens_mask")
-                own = batch["attention_mask"] * (1 - special)  # the word's subwords
-                hidden = encoder(**batch).last_hidden_state
-                n = own.sum(dim=1, keepdim=True)
-                pooled = (hidden * own.unsqueeze(-1)).sum(dim=1) / n.clamp(min=1)
-                out[rows] = pooled.float().numpy()
-                has_pieces[rows] = (n[:, 0] > 0).numpy()
-    finally:
-        torch.set_num_threads(previous)
+    with _torch_threads(threads), torch.no_grad():
+        for rows in _length_batches(words, batch_size):
+            batch = tokenizer(
+                [words[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=MAX_PIECES + 2,
+                return_special_tokens_mask=True,
+                return_tensors="pt",
+            )
+            special = batch.pop("special_tokens_mask")
+            own = batch["attention_mask"] * (1 - special)  # the word's subwords
+            hidden = encoder(**batch).last_hidden_state
+            n = own.sum(dim=1, keepdim=True)
+            pooled = (hidden * own.unsqueeze(-1)).sum(dim=1) / n.clamp(min=1)
+            out[rows] = pooled.float().numpy()
+            has_pieces[rows] = (n[:, 0] > 0).numpy()
     return out, has_pieces
 
 
@@ -216,34 +205,52 @@ def encode_docs(
     threads: torch's intra-op threads while encoding (0: leave torch's setting).
     """
     import torch
+
+    tokenizer, encoder = _load_encoder(encoder_dir)
+    out = numpy.zeros((len(texts), int(encoder.config.hidden_size)), dtype="float32")
+    with _torch_threads(threads), torch.no_grad():
+        for rows in _length_batches(texts, batch_size):
+            batch = tokenizer(
+                [texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=max_pieces,
+                return_tensors="pt",
+            )
+            hidden = encoder(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+            out[rows] = torch.nn.functional.normalize(pooled, dim=-1).float().numpy()
+    return out
+
+
+def _load_encoder(encoder_dir: PathLike):
+    """The encoder folder's tokenizer and model (in eval mode)."""
     from transformers import AutoModel, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
-    encoder = AutoModel.from_pretrained(str(encoder_dir)).eval()
-    out = numpy.zeros((len(texts), int(encoder.config.hidden_size)), dtype="float32")
-    order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
+    return tokenizer, AutoModel.from_pretrained(str(encoder_dir)).eval()
+
+
+@contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``threads`` inside (0: left as they are)."""
+    import torch
+
     previous = torch.get_num_threads()
     if threads > 0:
         torch.set_num_threads(threads)
     try:
-        with torch.no_grad():
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
-                batch = tokenizer(
-                    [texts[i] for i in rows],
-                    padding=True,
-                    truncation=True,
-                    max_length=max_pieces,
-                    return_tensors="pt",
-                )
-                hidden = encoder(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
-                pooled = torch.nn.functional.normalize(pooled, dim=-1)
-                out[rows] = pooled.float().numpy()
+        yield
     finally:
         torch.set_num_threads(previous)
-    return out
+
+
+def _length_batches(texts: Sequence[str], batch_size: int) -> Iterator[List[int]]:
+    """The indices of ``texts`` in batches of similar length (they pad least)."""
+    order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
 
 
 def mean_matrix(
@@ -301,10 +308,7 @@ def fit_to_features(
 
     rows, cols, values = mean
     n_docs = int(features.shape[0])
-    previous = torch.get_num_threads()
-    if threads > 0:
-        torch.set_num_threads(threads)
-    try:
+    with _torch_threads(threads):
         M = torch.sparse_coo_tensor(
             torch.from_numpy(numpy.stack([rows, cols])),
             torch.from_numpy(values),
@@ -332,8 +336,6 @@ def fit_to_features(
             (error + l2 * penalty).backward()
             optimizer.step()
         after = cosine()
-    finally:
-        torch.set_num_threads(previous)
     report = {"scale": scale, "cosine_before": before, "cosine_after": after}
     return V.detach().numpy().astype("float32"), report
 
