@@ -9,12 +9,14 @@ from wasabi import msg
 
 from spacy_kd.cli import app
 from spacy_kd.cli._util import overwrite_option, user_errors
-from spacy_kd.distillation.vectors import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_DIMS,
+from spacy_kd.distillation.encoder import DEFAULT_BATCH_SIZE
+from spacy_kd.distillation.vector_fit import (
     DEFAULT_FIT_EPOCHS,
     DEFAULT_FIT_L2,
     DEFAULT_FIT_TOKENS,
+)
+from spacy_kd.distillation.vectors import (
+    DEFAULT_DIMS,
     DEFAULT_MAX_WORDS,
     DEFAULT_MIN_COUNT,
     SPACY_DIR,

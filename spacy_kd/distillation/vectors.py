@@ -17,17 +17,7 @@ The vectors are keyed by the LOWER form of a word: the spaCy table is made with
 by their lowercase form. A word outside the table gets a zero static vector; the
 student still sees it through its hash embeddings of NORM, PREFIX, SUFFIX and SHAPE.
 
-Fitted to the teacher's doc features (``fit_docs``; the idea of MinishLab's
-tokenlearn, done here as a least-squares fit): model2vec's vectors see each word
-alone, out of context, and a doc's mean of them is far from what the encoder makes
-of the doc. With ``fit_docs`` the vectors are then fitted so that the mean vector
-of each fit doc's words comes close to the encoder's own feature of that doc, the
-BERT teacher's feature (mean over its wordpieces, L2-normalised); a ridge penalty
-holds each word near its model2vec vector (scaled), so a word the fit docs never
-show keeps that. The fitted vectors are not Zipf-weighted (the fit sets each word's
-weight in the mean), and PCA applies after the fit only when ``dims`` is below the
-encoder's width. Measured in ``README.md``, "Vectors fitted to the teacher's doc
-features".
+Fitting the vectors to the teacher's doc features: ``spacy_kd.distillation.vector_fit``.
 
 torch and transformers are imported inside the functions that need them only.
 """
@@ -35,15 +25,22 @@ torch and transformers are imported inside the functions that need them only.
 import math
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.tokens import Doc
 
 from spacy_kd.data.docbin import read_docbin
+from spacy_kd.distillation.encoder import DEFAULT_BATCH_SIZE, encode_words
+from spacy_kd.distillation.vector_fit import (
+    DEFAULT_FIT_EPOCHS,
+    DEFAULT_FIT_L2,
+    DEFAULT_FIT_TOKENS,
+    check_fit_settings,
+    fit_vectors,
+)
 from spacy_kd.errors import DataError
 from spacy_kd.util import (
     atomic_folder,
@@ -57,19 +54,8 @@ PathLike = Union[str, Path]
 DEFAULT_DIMS = 256
 DEFAULT_MIN_COUNT = 2
 DEFAULT_MAX_WORDS = 50000
-DEFAULT_BATCH_SIZE = 256
-# fitting the vectors to the teacher's doc features (fit_docs)
-DEFAULT_FIT_L2 = 0.3
-DEFAULT_FIT_EPOCHS = 300
-DEFAULT_FIT_TOKENS = 128  # a fit doc's first tokens: the encoder reads these only
-FIT_LEARN_RATE = 0.01
-DOC_BATCH_SIZE = 32
-# wordpieces of one fit doc read by the encoder at most
-MAX_DOC_PIECES = 256
 # model2vec's default SIF coefficient (its ``sif_coefficient``)
 SIF_COEFFICIENT = 1e-4
-# subwords of one word read by the encoder at most (a URL can be hundreds)
-MAX_PIECES = 32
 VECTORS_FILE = "vectors.txt"
 SUMMARY_FILE = "summary.json"
 SPACY_DIR = "spacy"  # what a config's [initialize] vectors points to
@@ -93,28 +79,6 @@ class VectorsSummary:
     seconds: float
     dropped: List[str] = field(default_factory=list)  # words with no subwords
     fit: Optional[Dict] = None  # FitSummary.to_dict() when fitted to fit docs
-
-    def to_dict(self) -> Dict:
-        return dict(self.__dict__)
-
-
-@dataclass
-class FitSummary:
-    """How the vectors were fitted to the teacher's doc features."""
-
-    docs: List[str]
-    n_docs: int  # fit docs with at least one word of the table
-    max_tokens: int
-    l2: float
-    epochs: int
-    learn_rate: float
-    n_words_seen: int  # rows of the table some fit doc holds
-    # mean cosine between a doc's mean vector and the teacher's feature of it
-    cosine_before: float  # with model2vec's vectors, scaled
-    cosine_after: float
-    scale: float  # the least-squares scale of model2vec's vectors
-    encode_seconds: float
-    seconds: float
 
     def to_dict(self) -> Dict:
         return dict(self.__dict__)
@@ -147,197 +111,6 @@ def select_vocabulary(
 
 def _rank_key(counts: Counter):
     return lambda word: (-counts[word], word)
-
-
-def encode_words(
-    encoder_dir: PathLike,
-    words: Sequence[str],
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    threads: int = 0,
-) -> Tuple[numpy.ndarray, numpy.ndarray]:
-    """Each word through the encoder alone ([CLS] word [SEP]), the last hidden
-    state mean-pooled over the word's own subwords: a float32 array (words x
-    hidden), and a boolean array, False for a word the tokenizer made no subwords of
-    (its row is zeros).
-
-    threads: torch's intra-op threads while encoding (0: leave torch's setting).
-    """
-    import torch
-
-    tokenizer, encoder = _load_encoder(encoder_dir)
-    out = numpy.zeros((len(words), int(encoder.config.hidden_size)), dtype="float32")
-    has_pieces = numpy.zeros((len(words),), dtype=bool)
-    with _torch_threads(threads), torch.no_grad():
-        for rows in _length_batches(words, batch_size):
-            batch = tokenizer(
-                [words[i] for i in rows],
-                padding=True,
-                truncation=True,
-                max_length=MAX_PIECES + 2,
-                return_special_tokens_mask=True,
-                return_tensors="pt",
-            )
-            special = batch.pop("special_tokens_mask")
-            own = batch["attention_mask"] * (1 - special)  # the word's subwords
-            hidden = encoder(**batch).last_hidden_state
-            n = own.sum(dim=1, keepdim=True)
-            pooled = (hidden * own.unsqueeze(-1)).sum(dim=1) / n.clamp(min=1)
-            out[rows] = pooled.float().numpy()
-            has_pieces[rows] = (n[:, 0] > 0).numpy()
-    return out, has_pieces
-
-
-def encode_docs(
-    encoder_dir: PathLike,
-    texts: Sequence[str],
-    *,
-    batch_size: int = DOC_BATCH_SIZE,
-    threads: int = 0,
-    max_pieces: int = MAX_DOC_PIECES,
-) -> numpy.ndarray:
-    """Each text through the encoder, its last hidden state averaged over every
-    wordpiece ([CLS] and [SEP] included, padding not) and L2-normalised: the BERT
-    teacher's doc feature (``spacy_kd.teachers.frozen.build_trf_pooler``, mean
-    pooling, normalize) for a text of one window. A float32 array (texts x hidden).
-
-    max_pieces: wordpieces read per text, the special ones included (the rest is cut).
-    threads: torch's intra-op threads while encoding (0: leave torch's setting).
-    """
-    import torch
-
-    tokenizer, encoder = _load_encoder(encoder_dir)
-    out = numpy.zeros((len(texts), int(encoder.config.hidden_size)), dtype="float32")
-    with _torch_threads(threads), torch.no_grad():
-        for rows in _length_batches(texts, batch_size):
-            batch = tokenizer(
-                [texts[i] for i in rows],
-                padding=True,
-                truncation=True,
-                max_length=max_pieces,
-                return_tensors="pt",
-            )
-            hidden = encoder(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
-            out[rows] = torch.nn.functional.normalize(pooled, dim=-1).float().numpy()
-    return out
-
-
-def _load_encoder(encoder_dir: PathLike):
-    """The encoder folder's tokenizer and model (in eval mode)."""
-    from transformers import AutoModel, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
-    return tokenizer, AutoModel.from_pretrained(str(encoder_dir)).eval()
-
-
-@contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    """torch's intra-op threads set to ``threads`` inside (0: left as they are)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    if threads > 0:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _length_batches(texts: Sequence[str], batch_size: int) -> Iterator[List[int]]:
-    """The indices of ``texts`` in batches of similar length (they pad least)."""
-    order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
-    for start in range(0, len(order), batch_size):
-        yield order[start : start + batch_size]
-
-
-def mean_matrix(
-    docs: Sequence[Doc], words: Sequence[str], max_tokens: int
-) -> Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]:
-    """The sparse (docs x words) matrix that averages the rows of a words table
-    over each doc's first ``max_tokens`` tokens (by their lowercase form; a token
-    outside ``words`` is left out of the mean), as COO arrays (rows, cols, values),
-    and the indices of the docs with at least one token in ``words`` (the rows).
-    A word twice in a doc gets twice the weight, as in the student's mean."""
-    index = {w: i for i, w in enumerate(words)}
-    rows: List[int] = []
-    cols: List[int] = []
-    values: List[float] = []
-    kept: List[int] = []
-    for i, doc in enumerate(docs):
-        found = [index[t.lower_] for t in doc[:max_tokens] if t.lower_ in index]
-        if not found:
-            continue
-        row = len(kept)
-        kept.append(i)
-        for j, n in sorted(Counter(found).items()):
-            rows.append(row)
-            cols.append(j)
-            values.append(n / len(found))
-    return (
-        numpy.asarray(rows, dtype="int64"),
-        numpy.asarray(cols, dtype="int64"),
-        numpy.asarray(values, dtype="float32"),
-        numpy.asarray(kept, dtype="int64"),
-    )
-
-
-def fit_to_features(
-    X: numpy.ndarray,
-    mean: Tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray],
-    features: numpy.ndarray,
-    *,
-    l2: float = DEFAULT_FIT_L2,
-    epochs: int = DEFAULT_FIT_EPOCHS,
-    learn_rate: float = FIT_LEARN_RATE,
-    threads: int = 0,
-) -> Tuple[numpy.ndarray, Dict[str, float]]:
-    """The words table V that minimises
-
-        mean over docs of |M_d V - f_d|^2  +  l2 * mean over words of |V_w - s X_w|^2
-
-    where M_d averages the doc's words (``mean``: rows, cols, values of
-    ``mean_matrix``), f_d is the teacher's feature of the doc, X the model2vec
-    vectors and s the least-squares scale of X (so that |M X s - F| is least):
-    full-batch Adam from V = s X, ``epochs`` steps, deterministic. Returns V
-    (float32) and the scale and mean cosines between M V and F before and after.
-    """
-    import torch
-
-    rows, cols, values = mean
-    n_docs = int(features.shape[0])
-    with _torch_threads(threads):
-        M = torch.sparse_coo_tensor(
-            torch.from_numpy(numpy.stack([rows, cols])),
-            torch.from_numpy(values),
-            (n_docs, X.shape[0]),
-            check_invariants=True,
-        ).coalesce()
-        F = torch.from_numpy(numpy.ascontiguousarray(features, dtype="float32"))
-        X0 = torch.from_numpy(numpy.ascontiguousarray(X, dtype="float32"))
-        MX = torch.sparse.mm(M, X0)
-        scale = float((MX * F).sum() / (MX * MX).sum().clamp(min=1e-12))
-        start = X0 * scale
-        V = start.clone().requires_grad_(True)
-        optimizer = torch.optim.Adam([V], lr=learn_rate)
-
-        def cosine() -> float:
-            with torch.no_grad():
-                got = torch.sparse.mm(M, V)
-                return float(torch.nn.functional.cosine_similarity(got, F).mean())
-
-        before = cosine()
-        for _ in range(epochs):
-            optimizer.zero_grad()
-            error = ((torch.sparse.mm(M, V) - F) ** 2).sum(dim=1).mean()
-            penalty = ((V - start) ** 2).sum(dim=1).mean()
-            (error + l2 * penalty).backward()
-            optimizer.step()
-        after = cosine()
-    report = {"scale": scale, "cosine_before": before, "cosine_after": after}
-    return V.detach().numpy().astype("float32"), report
 
 
 def pca(X: numpy.ndarray, dims: int) -> Tuple[numpy.ndarray, float]:
@@ -436,7 +209,7 @@ def distill_vectors(
     paths = [Path(p) for p in docs]
     fit_paths = [Path(p) for p in fit_docs]
     _check_settings(dims, min_count, max_words, batch_size, threads, paths)
-    _check_fit_settings(fit_l2, fit_epochs, fit_tokens)
+    check_fit_settings(fit_l2, fit_epochs, fit_tokens)
     _check_encoder(encoder_dir)
     vectors_path = output_dir / VECTORS_FILE
     summary_path = output_dir / SUMMARY_FILE
@@ -483,7 +256,7 @@ def distill_vectors(
         raise DataError(encoder_dir, "the tokenizer made subwords of < 2 words")
     fit = None
     if fit_paths and fit_epochs > 0:
-        V, fit = _fit(
+        V, fit = fit_vectors(
             encoder_dir, fit_paths, words, X[has_pieces], lang=lang, l2=fit_l2,
             epochs=fit_epochs, max_tokens=fit_tokens, threads=threads,
         )  # fmt: skip
@@ -523,60 +296,6 @@ def _check_settings(dims, min_count, max_words, batch_size, threads, paths) -> N
     ):
         if value < low:
             raise DataError(None, f"{name} must be >= {low}, got {value}")
-
-
-def _fit(
-    encoder_dir: Path,
-    paths: List[Path],
-    words: List[str],
-    X: numpy.ndarray,
-    *,
-    lang: str,
-    l2: float,
-    epochs: int,
-    max_tokens: int,
-    threads: int,
-) -> Tuple[numpy.ndarray, FitSummary]:
-    """The words table ``X`` fitted to the encoder's features of the docs of
-    ``paths`` (each doc's first ``max_tokens`` tokens)."""
-    started = time.perf_counter()
-    fit_docs: List[Doc] = []
-    for path in paths:
-        fit_docs.extend(read_docbin(path, lang))
-    rows, cols, values, kept = mean_matrix(fit_docs, words, max_tokens)
-    if len(kept) == 0:
-        where = paths[0] if len(paths) == 1 else None
-        raise DataError(
-            where,
-            f"{len(fit_docs)} fit docs, none holding a word of the vectors table "
-            "(nothing was written)",
-        )
-    texts = [fit_docs[i][:max_tokens].text for i in kept]
-    encode_start = time.perf_counter()
-    features = encode_docs(encoder_dir, texts, threads=threads)
-    encode_seconds = time.perf_counter() - encode_start
-    V, report = fit_to_features(
-        X, (rows, cols, values), features, l2=l2, epochs=epochs, threads=threads
-    )
-    summary = FitSummary(
-        docs=[str(p) for p in paths], n_docs=len(kept), max_tokens=max_tokens,
-        l2=l2, epochs=epochs, learn_rate=FIT_LEARN_RATE,
-        n_words_seen=int(len(numpy.unique(cols))),
-        cosine_before=round(report["cosine_before"], 6),
-        cosine_after=round(report["cosine_after"], 6),
-        scale=round(report["scale"], 6), encode_seconds=round(encode_seconds, 3),
-        seconds=round(time.perf_counter() - started, 3),
-    )  # fmt: skip
-    return V, summary
-
-
-def _check_fit_settings(l2: float, epochs: int, max_tokens: int) -> None:
-    if not l2 >= 0:  # NaN too
-        raise DataError(None, f"--fit-l2 must be >= 0, got {l2}")
-    if epochs < 0:
-        raise DataError(None, f"--fit-epochs must be >= 0, got {epochs}")
-    if max_tokens < 1:
-        raise DataError(None, f"--fit-tokens must be >= 1, got {max_tokens}")
 
 
 def _check_encoder(encoder_dir: Path) -> None:

@@ -17,14 +17,12 @@ from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
 from spacy_kd.cli import app
+from spacy_kd.distillation.encoder import encode_docs, encode_words
+from spacy_kd.distillation.vector_fit import fit_to_features, mean_matrix
 from spacy_kd.distillation.vectors import (
     SIF_COEFFICIENT,
     count_words,
     distill_vectors,
-    encode_docs,
-    encode_words,
-    fit_to_features,
-    mean_matrix,
     pca,
     select_vocabulary,
     zipf_weights,
@@ -114,13 +112,14 @@ def test_mean_matrix_by_hand():
     rows, cols, values, kept = mean_matrix(docs, words, max_tokens=4)
     M = numpy.zeros((len(kept), len(words)))
     M[rows, cols] = values
-    # doc 0's first 4 tokens: The rocket , the (the comma has no row); doc 1: none
+    # doc 0's first 4 tokens: The rocket , the (the comma has no row: a zero in
+    # the mean, as in the student's); doc 1: no word of the table
     assert kept.tolist() == [0, 2]
-    numpy.testing.assert_allclose(M, [[2 / 3, 1 / 3, 0, 0], [1 / 2, 0, 0, 1 / 2]])
+    numpy.testing.assert_allclose(M, [[2 / 4, 1 / 4, 0, 0], [1 / 2, 0, 0, 1 / 2]])
     rows, cols, values, kept = mean_matrix(docs, words, max_tokens=100)
     M = numpy.zeros((len(kept), len(words)))
     M[rows, cols] = values
-    numpy.testing.assert_allclose(M[0], [1 / 2, 1 / 4, 1 / 4, 0])
+    numpy.testing.assert_allclose(M[0], [2 / 5, 1 / 5, 1 / 5, 0])
 
 
 def _mean(rows, cols, values, shape):
