@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy
 from spacy.tokens import Doc
@@ -153,13 +153,18 @@ def fit_vectors(
     epochs: int,
     max_tokens: int,
     threads: int,
+    loaded: Optional[Mapping[Path, List[Doc]]] = None,
 ) -> Tuple[numpy.ndarray, FitSummary]:
     """The words table ``X`` fitted to the encoder's features of the docs of
-    ``paths`` (each doc's first ``max_tokens`` tokens)."""
+    ``paths`` (each doc's first ``max_tokens`` tokens).
+
+    loaded: docs already read, by resolved path; a path found there is not read again.
+    """
     started = time.perf_counter()
     fit_docs: List[Doc] = []
     for path in paths:
-        fit_docs.extend(read_docbin(path, lang))
+        known = loaded.get(path.resolve()) if loaded else None
+        fit_docs.extend(known if known is not None else read_docbin(path, lang))
     rows, cols, values, kept = mean_matrix(fit_docs, words, max_tokens)
     if len(kept) == 0:
         where = paths[0] if len(paths) == 1 else None

@@ -230,8 +230,12 @@ def distill_vectors(
         )
     counts: Counter = Counter()
     n_docs = n_tokens = 0
+    fit_keys = {p.resolve() for p in fit_paths} if fit_epochs > 0 else set()
+    kept_docs: Dict[Path, List[Doc]] = {}  # read once: a --docs file also fitted to
     for path in paths:
         loaded = read_docbin(path, lang)
+        if path.resolve() in fit_keys:
+            kept_docs[path.resolve()] = loaded
         n_docs += len(loaded)
         found, tokens = count_words(loaded)
         counts.update(found)
@@ -259,6 +263,7 @@ def distill_vectors(
         V, fit = fit_vectors(
             encoder_dir, fit_paths, words, X[has_pieces], lang=lang, l2=fit_l2,
             epochs=fit_epochs, max_tokens=fit_tokens, threads=threads,
+            loaded=kept_docs,
         )  # fmt: skip
         if dims < V.shape[1]:
             Y, explained = pca(V, dims)

@@ -261,6 +261,38 @@ def test_vectors_fitted_to_the_docs_features(tmp_path):
     assert spacy.load(out / "spacy").vocab.vectors.shape == (summary["n_words"], 3)
 
 
+def test_a_file_both_counted_and_fitted_to_is_read_once(tmp_path, monkeypatch):
+    import spacy_kd.distillation.vector_fit as fit_module
+    import spacy_kd.distillation.vectors as vectors_module
+
+    docs = docbin(tmp_path / "docs.spacy", TEXTS)
+    fit = docbin(tmp_path / "fit.spacy", TEXTS[:2] + ["the puck and the orbit"])
+    copy = tmp_path / "copy.spacy"
+    copy.write_bytes(fit.read_bytes())
+    reads = []
+    real = vectors_module.read_docbin
+
+    def counting(path, lang):
+        reads.append(Path(path).name)
+        return real(path, lang)
+
+    monkeypatch.setattr(vectors_module, "read_docbin", counting)
+    monkeypatch.setattr(fit_module, "read_docbin", counting)
+    settings = {"dims": 384, "threads": 1, "fit_epochs": 20}
+    once = distill_vectors(ENCODER, tmp_path / "once", [docs, fit], fit_docs=[fit],
+                           **settings)  # fmt: skip
+    assert reads == ["docs.spacy", "fit.spacy"]
+    reads.clear()
+    twice = distill_vectors(ENCODER, tmp_path / "twice", [docs, fit],
+                            fit_docs=[copy], **settings)  # fmt: skip
+    assert reads == ["docs.spacy", "fit.spacy", "copy.spacy"]
+    assert once.fit["n_docs"] == twice.fit["n_docs"] == 3
+    assert once.fit["cosine_after"] == twice.fit["cosine_after"]
+    a = spacy.load(tmp_path / "once" / "spacy").vocab.vectors.data
+    b = spacy.load(tmp_path / "twice" / "spacy").vocab.vectors.data
+    assert a.tobytes() == b.tobytes()
+
+
 def test_bad_fit_settings_are_clear_errors(tmp_path):
     docs = docbin(tmp_path / "docs.spacy", TEXTS)
     out = tmp_path / "out"
