@@ -68,6 +68,12 @@ def distill_vectors_cli(
     fit_tokens: int = typer.Option(
         DEFAULT_FIT_TOKENS, "--fit-tokens", help="First tokens of a fit doc read"
     ),
+    vocab: str = typer.Option(
+        "corpus",
+        "--vocab",
+        help="Words that get vectors: corpus (the docs'), or corpus+encoder (then the "
+        "encoder tokenizer's whole words the docs lack)",
+    ),
 ) -> None:
     """Distil static word vectors (model2vec's recipe) from a transformer encoder
     over the words of .spacy corpora.
@@ -80,7 +86,7 @@ def distill_vectors_cli(
             encoder_dir, output_dir, docs, dims=dims, min_count=min_count,
             max_words=max_words, batch_size=batch_size, threads=threads, lang=lang,
             overwrite=overwrite, fit_docs=fit_docs, fit_l2=fit_l2,
-            fit_epochs=fit_epochs, fit_tokens=fit_tokens,
+            fit_epochs=fit_epochs, fit_tokens=fit_tokens, vocab=vocab,
         )  # fmt: skip
     msg.good(
         f"{summary.n_words} words x {summary.dims} dims in {output_dir / SPACY_DIR} "

@@ -19,6 +19,7 @@ DOC_BATCH_SIZE = 32
 MAX_PIECES = 32
 # wordpieces of one doc read by the encoder at most
 MAX_DOC_PIECES = 256
+WORD_START_MARKERS = ("\u2581", "\u0120")  # SentencePiece's and byte-level BPE's
 
 
 def encode_words(
@@ -94,6 +95,36 @@ def encode_docs(
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
             out[rows] = torch.nn.functional.normalize(pooled, dim=-1).float().numpy()
     return out
+
+
+def encoder_words(encoder_dir: PathLike) -> List[str]:
+    """The whole words of the encoder tokenizer's vocabulary, in its id order:
+    entries of two or more lowercase letters, special tokens and word-internal
+    pieces left out (WordPiece's ``##`` continuations; for a vocabulary that marks
+    word starts with U+2581 or U+0120, as SentencePiece and byte-level BPE do, only
+    the marked entries, the marker removed). model2vec's own vocabulary, for the
+    words that the docs do not hold."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
+    special = set(tokenizer.all_special_tokens)
+    entries = [piece for piece, _ in vocab if piece not in special]
+    marked = sum(1 for piece in entries if piece[:1] in WORD_START_MARKERS)
+    words: List[str] = []
+    seen = set()
+    for piece in entries:
+        if marked > len(entries) // 10:  # markers name word starts
+            if piece[:1] not in WORD_START_MARKERS:
+                continue
+            piece = piece[1:]
+        elif piece.startswith("##"):
+            continue
+        if len(piece) >= 2 and piece.isalpha() and piece == piece.lower():
+            if piece not in seen:
+                seen.add(piece)
+                words.append(piece)
+    return words
 
 
 def load_encoder(encoder_dir: PathLike):

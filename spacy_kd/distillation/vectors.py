@@ -33,7 +33,11 @@ import numpy
 from spacy.tokens import Doc
 
 from spacy_kd.data.docbin import read_docbin
-from spacy_kd.distillation.encoder import DEFAULT_BATCH_SIZE, encode_words
+from spacy_kd.distillation.encoder import (
+    DEFAULT_BATCH_SIZE,
+    encode_words,
+    encoder_words,
+)
 from spacy_kd.distillation.vector_fit import (
     DEFAULT_FIT_EPOCHS,
     DEFAULT_FIT_L2,
@@ -59,6 +63,8 @@ SIF_COEFFICIENT = 1e-4
 VECTORS_FILE = "vectors.txt"
 SUMMARY_FILE = "summary.json"
 SPACY_DIR = "spacy"  # what a config's [initialize] vectors points to
+# where the words come from: the docs, or the docs and then the encoder's own words
+VOCABS = ("corpus", "corpus+encoder")
 
 
 @dataclass
@@ -79,6 +85,8 @@ class VectorsSummary:
     seconds: float
     dropped: List[str] = field(default_factory=list)  # words with no subwords
     fit: Optional[Dict] = None  # FitSummary.to_dict() when fitted to fit docs
+    vocab: str = "corpus"
+    n_encoder_words: int = 0  # words from the encoder's vocabulary, not the docs
 
     def to_dict(self) -> Dict:
         return dict(self.__dict__)
@@ -190,6 +198,7 @@ def distill_vectors(
     fit_l2: float = DEFAULT_FIT_L2,
     fit_epochs: int = DEFAULT_FIT_EPOCHS,
     fit_tokens: int = DEFAULT_FIT_TOKENS,
+    vocab: str = "corpus",
 ) -> VectorsSummary:
     """Write OUTPUT_DIR/vectors.txt (word2vec text), summary.json and spacy/ (the
     spaCy vectors folder a config's ``[initialize] vectors`` names), distilled from
@@ -202,6 +211,10 @@ def distill_vectors(
     docstring): each doc's first ``fit_tokens`` tokens through the encoder, and the
     table fitted with ridge penalty ``fit_l2`` in ``fit_epochs`` Adam steps. Empty,
     or ``fit_epochs`` 0: model2vec's vectors (PCA and Zipf weights).
+    vocab: ``corpus``, the docs' words; ``corpus+encoder``, then the whole words of
+    the encoder tokenizer's vocabulary that the docs do not hold (model2vec's own
+    vocabulary: words the student meets only in other text get a vector; ranked
+    after the docs' words, and not counted by ``max_words``).
     Nothing is written unless every output can be.
     """
     started = time.perf_counter()
@@ -210,6 +223,10 @@ def distill_vectors(
     fit_paths = [Path(p) for p in fit_docs]
     _check_settings(dims, min_count, max_words, batch_size, threads, paths)
     check_fit_settings(fit_l2, fit_epochs, fit_tokens)
+    if vocab not in VOCABS:
+        raise DataError(
+            None, f"--vocab must be one of {', '.join(VOCABS)}, got {vocab!r}"
+        )
     _check_encoder(encoder_dir)
     vectors_path = output_dir / VECTORS_FILE
     summary_path = output_dir / SUMMARY_FILE
@@ -241,6 +258,7 @@ def distill_vectors(
         counts.update(found)
         n_tokens += tokens
     words = select_vocabulary(counts, min_count, max_words)
+    n_corpus = len(words)
     if len(words) < 2:
         where = paths[0] if len(paths) == 1 else None
         raise DataError(
@@ -249,6 +267,9 @@ def distill_vectors(
             f"{min_count} times; the vectors need 2 or more (lower --min-count, or "
             "give more docs)",
         )
+    if vocab == "corpus+encoder":
+        known = set(words)
+        words += [w for w in encoder_words(encoder_dir) if w not in known]
     encode_start = time.perf_counter()
     X, has_pieces = encode_words(
         encoder_dir, words, batch_size=batch_size, threads=threads
@@ -283,7 +304,8 @@ def distill_vectors(
         explained_variance=round(explained, 6), sif_coefficient=SIF_COEFFICIENT,
         encode_seconds=round(encode_seconds, 3),
         seconds=round(time.perf_counter() - started, 3), dropped=dropped,
-        fit=fit.to_dict() if fit is not None else None,
+        fit=fit.to_dict() if fit is not None else None, vocab=vocab,
+        n_encoder_words=int(has_pieces[n_corpus:].sum()),
     )  # fmt: skip
     write_json_atomic(summary_path, summary.to_dict())
     return summary

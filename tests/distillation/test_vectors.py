@@ -17,7 +17,7 @@ from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
 from spacy_kd.cli import app
-from spacy_kd.distillation.encoder import encode_docs, encode_words
+from spacy_kd.distillation.encoder import encode_docs, encode_words, encoder_words
 from spacy_kd.distillation.vector_fit import fit_to_features, mean_matrix
 from spacy_kd.distillation.vectors import (
     SIF_COEFFICIENT,
@@ -291,6 +291,47 @@ def test_a_file_both_counted_and_fitted_to_is_read_once(tmp_path, monkeypatch):
     a = spacy.load(tmp_path / "once" / "spacy").vocab.vectors.data
     b = spacy.load(tmp_path / "twice" / "spacy").vocab.vectors.data
     assert a.tobytes() == b.tobytes()
+
+
+def test_encoder_words_are_the_tokenizers_whole_lowercase_words():
+    words = encoder_words(ENCODER)
+    assert len(words) > 20000 and len(set(words)) == len(words)
+    assert words.index("the") < words.index("rocket") < words.index("zebra")
+    assert all(len(w) >= 2 and w.isalpha() and w == w.lower() for w in words)
+    # WordPiece continuations, special tokens, digits and single letters are not words
+    assert "##s" not in words and "s" not in words and "a" not in words
+    assert not any(w.startswith("#") or w.startswith("[") for w in words)
+
+
+def test_encoder_vocabulary_adds_the_words_the_docs_lack(tmp_path, monkeypatch):
+    import spacy_kd.distillation.vectors as vectors_module
+
+    monkeypatch.setattr(
+        vectors_module, "encoder_words", lambda _: ["zebra", "rocket", "walrus"]
+    )
+    docs = docbin(tmp_path / "docs.spacy", TEXTS)
+    corpus = tmp_path / "corpus"
+    assert run(ENCODER, corpus, "--docs", docs, "--dims", "8").exit_code == 0
+    wide = tmp_path / "wide"
+    result = run(ENCODER, wide, "--docs", docs, "--dims", "8",
+                 "--vocab", "corpus+encoder")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    before = json.loads((corpus / "summary.json").read_text(encoding="utf-8"))
+    after = json.loads((wide / "summary.json").read_text(encoding="utf-8"))
+    assert before["vocab"] == "corpus" and before["n_encoder_words"] == 0
+    assert after["vocab"] == "corpus+encoder" and after["n_encoder_words"] == 2
+    assert after["n_words"] == before["n_words"] + 2  # "rocket" is a docs' word
+    nlp = spacy.load(wide / "spacy")
+    table = nlp.vocab.vectors
+    rows = {w: table.find(key=nlp.vocab.strings[w]) for w in ("zebra", "walrus")}
+    assert min(rows.values()) >= before["n_words"]  # ranked after the docs' words
+    assert not numpy.allclose(table.data[rows["zebra"]], table.data[rows["walrus"]])
+    lines = (wide / "vectors.txt").read_text(encoding="utf-8").splitlines()
+    assert [line.split(" ", 1)[0] for line in lines[-2:]] == ["zebra", "walrus"]
+    bad = run(ENCODER, tmp_path / "bad", "--docs", docs, "--vocab", "all")
+    assert bad.exit_code == 1, bad.output
+    assert "--vocab must be one of corpus, corpus+encoder" in bad.output
+    assert not (tmp_path / "bad").exists()
 
 
 def test_bad_fit_settings_are_clear_errors(tmp_path):
