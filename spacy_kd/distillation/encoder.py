@@ -98,23 +98,29 @@ def encode_docs(
 
 
 def encoder_words(encoder_dir: PathLike) -> List[str]:
-    """The whole words of the encoder tokenizer's vocabulary, in its id order:
-    entries of two or more lowercase letters, special tokens and word-internal
-    pieces left out (WordPiece's ``##`` continuations; for a vocabulary that marks
-    word starts with U+2581 or U+0120, as SentencePiece and byte-level BPE do, only
-    the marked entries, the marker removed). model2vec's own vocabulary, for the
-    words that the docs do not hold."""
+    """The whole words of the encoder tokenizer's vocabulary, in its id order
+    (:func:`whole_words` of its entries, special tokens left out): model2vec's own
+    vocabulary, for the words that the docs do not hold."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
     vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
     special = set(tokenizer.all_special_tokens)
-    entries = [piece for piece, _ in vocab if piece not in special]
+    return whole_words([piece for piece, _ in vocab if piece not in special])
+
+
+def whole_words(entries: Sequence[str]) -> List[str]:
+    """The entries of a subword vocabulary that are whole words of two or more
+    lowercase letters, in order, each once. Word-internal pieces are left out:
+    WordPiece's ``##`` continuations, or, for a vocabulary that marks word starts
+    with U+2581 or U+0120 (SentencePiece, byte-level BPE; more than a tenth of the
+    entries marked), every unmarked entry (the marker is removed from the others)."""
     marked = sum(1 for piece in entries if piece[:1] in WORD_START_MARKERS)
+    by_marker = marked > len(entries) // 10
     words: List[str] = []
     seen = set()
     for piece in entries:
-        if marked > len(entries) // 10:  # markers name word starts
+        if by_marker:
             if piece[:1] not in WORD_START_MARKERS:
                 continue
             piece = piece[1:]

@@ -17,7 +17,12 @@ from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
 from spacy_kd.cli import app
-from spacy_kd.distillation.encoder import encode_docs, encode_words, encoder_words
+from spacy_kd.distillation.encoder import (
+    encode_docs,
+    encode_words,
+    encoder_words,
+    whole_words,
+)
 from spacy_kd.distillation.vector_fit import fit_to_features, mean_matrix
 from spacy_kd.distillation.vectors import (
     SIF_COEFFICIENT,
@@ -301,6 +306,24 @@ def test_encoder_words_are_the_tokenizers_whole_lowercase_words():
     # WordPiece continuations, special tokens, digits and single letters are not words
     assert "##s" not in words and "s" not in words and "a" not in words
     assert not any(w.startswith("#") or w.startswith("[") for w in words)
+
+
+def test_whole_words_of_wordpiece_and_marked_vocabularies():
+    wordpiece = ["the", "##s", "a", "rocket", "Paris", "x1", "café", "##ing", "the"]
+    assert whole_words(wordpiece) == ["the", "rocket", "café"]
+    sentencepiece = [
+        "\u2581the",
+        "s",
+        "\u2581rocket",
+        "ing",
+        "\u2581a",
+        "\u2581Big",
+        "et",
+    ]
+    assert whole_words(sentencepiece) == ["the", "rocket"]
+    bpe = ["\u0120orbit", "orbit", "\u0120puck", "ck"]
+    assert whole_words(bpe) == ["orbit", "puck"]  # unmarked "orbit" is a piece
+    assert whole_words([]) == []
 
 
 def test_encoder_vocabulary_adds_the_words_the_docs_lack(tmp_path, monkeypatch):
