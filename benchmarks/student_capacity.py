@@ -17,7 +17,14 @@ Usage (a workflow's training folder; scikit-learn must be installed, it is not a
 dependency of spacy_kd):
     python benchmarks/student_capacity.py training/short_text \\
         --set test=corpus/vader-movies/test.spacy \\
-        --set nyt=corpus/vader-movies/extra/vader-nyt.spacy --out capacity.json
+        --set nyt=corpus/vader-movies/extra/vader-nyt.spacy --with-run \\
+        --out capacity.json
+
+With ``--write-halves DIR`` it writes the same halves instead (and measures
+nothing), with a transfer set of the run's pool and every set's trained half, so
+that the project's own students can be trained the same way: ``annotate`` the
+transfer set with the teacher, ``students`` on that run, ``evaluate`` on each
+``NAME_b.spacy``.
 
 Exclusive labels only. A reference measurement outside the package (scikit-learn's
 logistic regression, C=10, soft targets as weighted copies of each doc); it prints
@@ -102,6 +109,47 @@ def gain_kept(value: float, baseline: float, teacher: float) -> float:
     )
 
 
+def halves(n: int, seed: int) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """A seeded split of ``n`` docs: the trained half and the scored half."""
+    order = numpy.random.RandomState(seed).permutation(n)
+    return order[: n // 2], order[n // 2 :]
+
+
+def write_halves(
+    out_dir: Path, sets: Dict[str, List[Doc]], run: Path, seed: int
+) -> None:
+    """Each set's two halves as NAME_a.spacy / NAME_b.spacy, and transfer.spacy: the
+    run's pool followed by every set's trained half without labels, for the
+    project's own students (``annotate`` it with the teacher, then ``students``)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    transfer = DocBin(store_user_data=True)
+    vocab = next(iter(sets.values()))[0].vocab if sets else None
+    for doc in (
+        DocBin(store_user_data=True)
+        .from_disk(run / "split" / "pool.spacy")
+        .get_docs(vocab)
+    ):
+        transfer.add(doc)
+    for name, docs in sets.items():
+        half_a, half_b = halves(len(docs), seed)
+        for tag, part in (("a", half_a), ("b", half_b)):
+            docbin = DocBin(store_user_data=True)
+            for i in part:
+                docbin.add(docs[i])
+            _write(docbin, out_dir / f"{name}_{tag}.spacy")
+        for i in half_a:
+            doc = docs[i].copy()
+            doc.cats = {}
+            transfer.add(doc)
+    _write(transfer, out_dir / "transfer.spacy")
+
+
+def _write(docbin: DocBin, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    docbin.to_disk(tmp)
+    tmp.replace(path)
+
+
 def measure_set(
     name: str,
     docs: List[Doc],
@@ -109,9 +157,7 @@ def measure_set(
     run: Dict,
 ) -> Dict:
     labels, vectors = run["labels"], run["vectors"]
-    rng = numpy.random.RandomState(args.seed)
-    order = rng.permutation(len(docs))
-    half_a, half_b = order[: len(docs) // 2], order[len(docs) // 2 :]
+    half_a, half_b = halves(len(docs), args.seed)
     gold = gold_index(docs, labels)
     teacher_p = predict(args.run / args.teacher / "model-best", docs, labels)
     lab = numpy.asarray(labels)
@@ -226,8 +272,23 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=1024)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--write-halves",
+        type=Path,
+        metavar="DIR",
+        help="write each set's halves and a transfer set of the pool and the trained "
+        "halves to DIR, and measure nothing",
+    )
     args = parser.parse_args()
     run = load_run(args)
+    if args.write_halves:
+        sets = {}
+        for spec in args.set:
+            name, _, path = spec.partition("=")
+            sets[name] = read_docs(Path(path), run["vocab"])
+        write_halves(args.write_halves, sets, args.run, args.seed)
+        print(f"halves and transfer.spacy written to {args.write_halves}")
+        return
     report = {
         "run": str(args.run),
         "teacher": args.teacher,
