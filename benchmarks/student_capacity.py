@@ -45,6 +45,7 @@ from sklearn.metrics import f1_score
 from sklearn.neural_network import MLPClassifier
 from spacy.strings import get_string_id
 from spacy.tokens import Doc, DocBin
+from spacy.vocab import Vocab
 
 from spacy_kd.annotate.manifest import iter_shards
 from spacy_kd.annotate.pseudo import pseudo_record
@@ -52,7 +53,7 @@ from spacy_kd.annotate.pseudo import pseudo_record
 FRACTIONS = (0.25, 0.5, 1.0)
 
 
-def read_docs(path: Path, vocab) -> List[Doc]:
+def read_docs(path: Path, vocab: Vocab) -> List[Doc]:
     return list(DocBin(store_user_data=True).from_disk(path).get_docs(vocab))
 
 
@@ -116,14 +117,13 @@ def halves(n: int, seed: int) -> Tuple[numpy.ndarray, numpy.ndarray]:
 
 
 def write_halves(
-    out_dir: Path, sets: Dict[str, List[Doc]], run: Path, seed: int
+    out_dir: Path, sets: Dict[str, List[Doc]], run: Path, seed: int, vocab: Vocab
 ) -> None:
     """Each set's two halves as NAME_a.spacy / NAME_b.spacy, and transfer.spacy: the
     run's pool followed by every set's trained half without labels, for the
     project's own students (``annotate`` it with the teacher, then ``students``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     transfer = DocBin(store_user_data=True)
-    vocab = next(iter(sets.values()))[0].vocab if sets else None
     for doc in (
         DocBin(store_user_data=True)
         .from_disk(run / "split" / "pool.spacy")
@@ -286,7 +286,7 @@ def main() -> None:
         for spec in args.set:
             name, _, path = spec.partition("=")
             sets[name] = read_docs(Path(path), run["vocab"])
-        write_halves(args.write_halves, sets, args.run, args.seed)
+        write_halves(args.write_halves, sets, args.run, args.seed, run["vocab"])
         print(f"halves and transfer.spacy written to {args.write_halves}")
         return
     report = {
