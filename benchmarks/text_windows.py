@@ -20,8 +20,7 @@ import random
 from pathlib import Path
 from typing import List
 
-from spacy.tokens import DocBin
-
+from spacy_kd.data.docbin import read_docbin, write_docbin
 from spacy_kd.data.language import blank_language
 from spacy_kd.data.newsgroups import MEMBER, read_tab
 
@@ -65,19 +64,10 @@ def main() -> None:
     rng.shuffle(chunks)
     kept = list(dict.fromkeys(chunks))[: args.n]
     nlp = blank_language("en")
-    docbin = DocBin(store_user_data=True)
-    n_first = 0
-    if args.prepend:
-        first = DocBin(store_user_data=True).from_disk(args.prepend)
-        for _ in range(args.prepend_copies):
-            for doc in first.get_docs(nlp.vocab):
-                docbin.add(doc)
-                n_first += 1
-    for doc in nlp.pipe(kept):
-        docbin.add(doc)
-    tmp = args.output.with_name(args.output.name + ".tmp")
-    docbin.to_disk(tmp)
-    tmp.replace(args.output)
+    first = read_docbin(args.prepend, vocab=nlp.vocab) if args.prepend else []
+    docs = first * args.prepend_copies + list(nlp.pipe(kept))
+    write_docbin(docs, args.output)
+    n_first = len(first) * args.prepend_copies
     n_words = sum(len(c.split()) for c in kept)
     print(
         f"{len(kept)} windows of {len(chunks)} ({len(records)} posts), "
