@@ -32,7 +32,6 @@ numbers and asserts nothing.
 """
 
 import argparse
-import json
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
@@ -44,17 +43,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.neural_network import MLPClassifier
 from spacy.strings import get_string_id
-from spacy.tokens import Doc, DocBin
-from spacy.vocab import Vocab
+from spacy.tokens import Doc
 
 from spacy_kd.annotate.manifest import iter_shards
 from spacy_kd.annotate.pseudo import pseudo_record
+from spacy_kd.data.docbin import read_docbin, write_docbin
+from spacy_kd.util import write_json_atomic
 
 FRACTIONS = (0.25, 0.5, 1.0)
-
-
-def read_docs(path: Path, vocab: Vocab) -> List[Doc]:
-    return list(DocBin(store_user_data=True).from_disk(path).get_docs(vocab))
 
 
 def gold_index(docs: Sequence[Doc], labels: Sequence[str]) -> numpy.ndarray:
@@ -117,37 +113,22 @@ def halves(n: int, seed: int) -> Tuple[numpy.ndarray, numpy.ndarray]:
 
 
 def write_halves(
-    out_dir: Path, sets: Dict[str, List[Doc]], run: Path, seed: int, vocab: Vocab
+    out_dir: Path, sets: Dict[str, List[Doc]], run: Path, seed: int
 ) -> None:
     """Each set's two halves as NAME_a.spacy / NAME_b.spacy, and transfer.spacy: the
     run's pool followed by every set's trained half without labels, for the
     project's own students (``annotate`` it with the teacher, then ``students``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    transfer = DocBin(store_user_data=True)
-    for doc in (
-        DocBin(store_user_data=True)
-        .from_disk(run / "split" / "pool.spacy")
-        .get_docs(vocab)
-    ):
-        transfer.add(doc)
+    transfer = read_docbin(run / "split" / "pool.spacy")
     for name, docs in sets.items():
         half_a, half_b = halves(len(docs), seed)
         for tag, part in (("a", half_a), ("b", half_b)):
-            docbin = DocBin(store_user_data=True)
-            for i in part:
-                docbin.add(docs[i])
-            _write(docbin, out_dir / f"{name}_{tag}.spacy")
+            write_docbin((docs[i] for i in part), out_dir / f"{name}_{tag}.spacy")
         for i in half_a:
             doc = docs[i].copy()
             doc.cats = {}
-            transfer.add(doc)
-    _write(transfer, out_dir / "transfer.spacy")
-
-
-def _write(docbin: DocBin, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    docbin.to_disk(tmp)
-    tmp.replace(path)
+            transfer.append(doc)
+    write_docbin(transfer, out_dir / "transfer.spacy")
 
 
 def measure_set(
@@ -195,15 +176,17 @@ def measure_set(
             tfidf = TfidfVectorizer(analyzer=lower, sublinear_tf=True)
             Xt = tfidf.fit_transform(train_docs)
             Xm = numpy.vstack([extra_mv, mv[part]]) * run["scale"]
+            Xb_t = tfidf.transform([docs[i] for i in half_b])
+            Xb_m = mv[half_b] * run["scale"]
             for kind in ("tfidf", "tfidf+mean vectors"):
-                X = Xt if kind == "tfidf" else sparse.hstack([Xt, Xm]).tocsr()
+                X, Xb = Xt, Xb_t
+                if kind != "tfidf":
+                    X = sparse.hstack([Xt, Xm]).tocsr()
+                    Xb = sparse.hstack([Xb_t, Xb_m]).tocsr()
                 Xs, y, w = soft_copies(X, P, labels)
                 model = LogisticRegression(C=args.C, max_iter=3000).fit(
                     Xs, y, sample_weight=w
                 )
-                Xb = tfidf.transform([docs[i] for i in half_b])
-                if kind != "tfidf":
-                    Xb = sparse.hstack([Xb, mv[half_b] * run["scale"]]).tocsr()
                 score(kind, with_run, len(part), model.predict(Xb))
             if frac == 1.0:
                 mlp = MLPClassifier(
@@ -214,7 +197,7 @@ def measure_set(
                 )
                 mlp.fit(Xm, lab[P.argmax(1)])
                 kind = f"mean vectors, {args.hidden} hidden (teacher's top label)"
-                score(kind, with_run, len(part), mlp.predict(mv[half_b] * run["scale"]))
+                score(kind, with_run, len(part), mlp.predict(Xb_m))
             print(f"{name}: {rows[-1]}", flush=True)
     result["bounds"] = rows
     return result
@@ -234,9 +217,11 @@ def load_run(args: argparse.Namespace) -> Dict:
     nlp = spacy.load(args.run / "vectors" / "spacy")
     vectors = nlp.vocab.vectors
     vocab = nlp.vocab
-    gold = read_docs(args.run / "split" / "labelled.spacy", vocab)
+    gold = read_docbin(args.run / "split" / "labelled.spacy", vocab=vocab)
     pool = [
-        d for shard in iter_shards(args.run / "pseudo") for d in read_docs(shard, vocab)
+        d
+        for shard in iter_shards(args.run / "pseudo")
+        for d in read_docbin(shard, vocab=vocab)
     ]
     labels = sorted({x for d in gold for x in d.cats})
     gold_p = numpy.asarray([[d.cats.get(x, 0.0) for x in labels] for d in gold])
@@ -280,15 +265,15 @@ def main() -> None:
         "halves to DIR, and measure nothing",
     )
     args = parser.parse_args()
-    run = load_run(args)
     if args.write_halves:
         sets = {}
         for spec in args.set:
             name, _, path = spec.partition("=")
-            sets[name] = read_docs(Path(path), run["vocab"])
-        write_halves(args.write_halves, sets, args.run, args.seed, run["vocab"])
+            sets[name] = read_docbin(path)
+        write_halves(args.write_halves, sets, args.run, args.seed)
         print(f"halves and transfer.spacy written to {args.write_halves}")
         return
+    run = load_run(args)
     report = {
         "run": str(args.run),
         "teacher": args.teacher,
@@ -299,13 +284,10 @@ def main() -> None:
     }
     for spec in args.set:
         name, _, path = spec.partition("=")
-        docs = read_docs(Path(path), run["vocab"])
+        docs = read_docbin(path, vocab=run["vocab"])
         report["sets"][name] = measure_set(name, docs, args, run)
-    text = json.dumps(report, indent=2)
     if args.out:
-        tmp = args.out.with_name(args.out.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(args.out)
+        write_json_atomic(args.out, report)
     for name, res in report["sets"].items():
         print(
             f"\n{name}: teacher {res['teacher']:.3f}, {args.baseline} "
