@@ -48,13 +48,10 @@ from spacy.tokens import Doc
 from spacy_kd.annotate.manifest import iter_shards
 from spacy_kd.annotate.pseudo import pseudo_record
 from spacy_kd.data.docbin import read_docbin, write_docbin
+from spacy_kd.evaluation.metrics import gold_argmax
 from spacy_kd.util import write_json_atomic
 
 FRACTIONS = (0.25, 0.5, 1.0)
-
-
-def gold_index(docs: Sequence[Doc], labels: Sequence[str]) -> numpy.ndarray:
-    return numpy.asarray([max(labels, key=lambda x: d.cats.get(x, 0.0)) for d in docs])
 
 
 def predict(path: Path, docs: Sequence[Doc], labels: Sequence[str]) -> numpy.ndarray:
@@ -139,9 +136,9 @@ def measure_set(
 ) -> Dict:
     labels, vectors = run["labels"], run["vectors"]
     half_a, half_b = halves(len(docs), args.seed)
-    gold = gold_index(docs, labels)
     teacher_p = predict(args.run / args.teacher / "model-best", docs, labels)
     lab = numpy.asarray(labels)
+    gold = lab[[gold_argmax(d.cats, labels) for d in docs]]
     result: Dict = {"n_train": len(half_a), "n_scored": len(half_b)}
     top_b = lab[teacher_p[half_b].argmax(1)]
     result["teacher"] = macro_f1(gold[half_b], top_b, labels)
